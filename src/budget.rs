@@ -1,0 +1,185 @@
+//! The instruction budget: a compiler middleware that bounds every poll.
+//!
+//! wasmer's own `Metering` charges at the end of every basic block (11 extra
+//! instructions per block). A poll is only unbounded if it loops or recurses, and
+//! every loop iteration passes a `loop` header and every call passes a function
+//! entry, so charging *only there* bounds every poll just as well, at a fraction
+//! of the cost.
+//!
+//! What is charged: on entry to a function, the number of operators of that
+//! function that lie outside every loop; at each `loop` header (once per
+//! iteration), the number of operators inside that loop but outside its nested
+//! loops. Within one iteration no operator can run twice without passing a loop
+//! header again, so the fuel charged is an upper bound of the wasm operators
+//! actually executed: a poll never executes more operators than its budget.
+//!
+//! The counter is a mutable i64 global appended to the module. It is set before
+//! every poll through a cached `Global` handle (no export lookup in the hot path)
+//! and may go negative exactly once: the check right after the charge then
+//! executes `unreachable`, and the host recognises budget exhaustion from the
+//! negative counter.
+
+use std::sync::Mutex;
+use wasmer::sys::{FunctionMiddleware, MiddlewareError, MiddlewareReaderState, ModuleMiddleware};
+use wasmer::wasmparser::{BlockType, Operator};
+use wasmer::{ExportIndex, GlobalInit, GlobalType, LocalFunctionIndex, Mutability, Type};
+
+/// The export name under which the budget counter global is reachable.
+pub(crate) const FUEL_GLOBAL_EXPORT: &str = "__wasmcell_fuel";
+
+/// Module middleware that injects the budget checks. One instance per module
+/// compilation: it records the index of the global it added.
+#[derive(Debug)]
+pub(crate) struct BudgetMiddleware {
+    /// The counter's initial value: the budget of the start function.
+    initial_fuel: u64,
+    fuel_global: Mutex<Option<u32>>,
+}
+
+impl BudgetMiddleware {
+    pub(crate) fn new(initial_fuel: u64) -> Self {
+        Self {
+            initial_fuel,
+            fuel_global: Mutex::new(None),
+        }
+    }
+}
+
+impl ModuleMiddleware for BudgetMiddleware {
+    fn generate_function_middleware<'a>(
+        &self,
+        _: LocalFunctionIndex,
+    ) -> Box<dyn FunctionMiddleware<'a> + 'a> {
+        let fuel_global = self
+            .fuel_global
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .expect("transform_module_info runs before functions are compiled");
+        Box::new(FunctionBudget {
+            fuel_global,
+            depth: 0,
+            body: Vec::new(),
+        })
+    }
+
+    fn transform_module_info(
+        &self,
+        module_info: &mut wasmer::ModuleInfo,
+    ) -> Result<(), MiddlewareError> {
+        let index = module_info
+            .globals
+            .push(GlobalType::new(Type::I64, Mutability::Var));
+        module_info
+            .global_initializers
+            .push(GlobalInit::I64Const(self.initial_fuel.min(i64::MAX as u64) as i64));
+        module_info
+            .exports
+            .insert(FUEL_GLOBAL_EXPORT.to_string(), ExportIndex::Global(index));
+        *self
+            .fuel_global
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(index.as_u32());
+        Ok(())
+    }
+}
+
+/// Buffers one function body, then re-emits it with checks at the function
+/// entry and at every loop header (the loop body sizes are only known once the
+/// whole body has been seen).
+#[derive(Debug)]
+struct FunctionBudget<'a> {
+    fuel_global: u32,
+    depth: usize,
+    body: Vec<Operator<'a>>,
+}
+
+impl FunctionBudget<'_> {
+    /// Cost charged at the function entry and at each loop header, in order of
+    /// appearance (index 0 is the function itself, index k the k-th loop).
+    fn costs(&self) -> Vec<u64> {
+        let mut costs = vec![0u64];
+        // Stack of open blocks: Some(cost slot) for loops, None for other blocks.
+        let mut open: Vec<Option<usize>> = Vec::new();
+        let innermost_loop =
+            |open: &Vec<Option<usize>>| open.iter().rev().flatten().next().copied().unwrap_or(0);
+        for operator in &self.body {
+            let slot = innermost_loop(&open);
+            costs[slot] += 1;
+            match operator {
+                Operator::Loop { .. } => {
+                    costs.push(0);
+                    open.push(Some(costs.len() - 1));
+                }
+                Operator::Block { .. }
+                | Operator::If { .. }
+                | Operator::Try { .. }
+                | Operator::TryTable { .. } => open.push(None),
+                Operator::End => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+        costs
+    }
+
+    fn charge(&self, cost: u64, state: &mut MiddlewareReaderState<'_>) {
+        state.extend(&[
+            Operator::GlobalGet {
+                global_index: self.fuel_global,
+            },
+            Operator::I64Const { value: cost as i64 },
+            Operator::I64Sub,
+            Operator::GlobalSet {
+                global_index: self.fuel_global,
+            },
+            Operator::GlobalGet {
+                global_index: self.fuel_global,
+            },
+            Operator::I64Const { value: 0 },
+            Operator::I64LtS,
+            Operator::If {
+                blockty: BlockType::Empty,
+            },
+            Operator::Unreachable,
+            Operator::End,
+        ]);
+    }
+}
+
+impl<'a> FunctionMiddleware<'a> for FunctionBudget<'a> {
+    fn feed(
+        &mut self,
+        operator: Operator<'a>,
+        state: &mut MiddlewareReaderState<'a>,
+    ) -> Result<(), MiddlewareError> {
+        match operator {
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::Try { .. }
+            | Operator::TryTable { .. } => self.depth += 1,
+            Operator::End => {
+                if self.depth == 0 {
+                    // The function's own `end`: emit the instrumented body.
+                    let costs = self.costs();
+                    let mut loops = costs.iter().skip(1);
+                    self.charge(costs[0], state);
+                    for op in std::mem::take(&mut self.body) {
+                        let is_loop = matches!(op, Operator::Loop { .. });
+                        state.push_operator(op);
+                        if is_loop {
+                            self.charge(*loops.next().unwrap_or(&1), state);
+                        }
+                    }
+                    state.push_operator(operator);
+                    return Ok(());
+                }
+                self.depth -= 1;
+            }
+            _ => {}
+        }
+        self.body.push(operator);
+        Ok(())
+    }
+}

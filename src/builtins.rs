@@ -1,0 +1,64 @@
+//! Imports every program gets without the host defining anything:
+//! `env.print` (the original example's import, unchanged), `wasmcell.log` and
+//! `wasmcell.now_ns`.
+
+use crate::instance::GuestEnv;
+use crate::log::LogLevel;
+use wasmer::{Function, FunctionEnv, FunctionEnvMut, FunctionType, Store, Type};
+
+/// The built-in function `module.name`, or None if there is none.
+pub(crate) fn builtin(
+    store: &mut Store,
+    env: &FunctionEnv<GuestEnv>,
+    module: &str,
+    name: &str,
+) -> Option<Function> {
+    Some(match (module, name) {
+        ("env", "print") => Function::new_typed_with_env(store, env, print),
+        ("wasmcell", "log") => Function::new_typed_with_env(store, env, log),
+        ("wasmcell", "now_ns") => Function::new_typed_with_env(store, env, now_ns),
+        _ => return None,
+    })
+}
+
+/// The wasm type of each built-in, for link error messages.
+pub(crate) fn builtin_type(module: &str, name: &str) -> Option<FunctionType> {
+    Some(match (module, name) {
+        ("env", "print") => FunctionType::new([Type::I32, Type::I32], [Type::I32]),
+        ("wasmcell", "log") => FunctionType::new([Type::I32, Type::I32, Type::I32], [Type::I32]),
+        ("wasmcell", "now_ns") => FunctionType::new([], [Type::I64]),
+        _ => return None,
+    })
+}
+
+/// `env.print(ptr, len) -> i32`: writes the UTF-8 text to the log sink.
+/// Returns 0, or -1 if the range is outside memory or not UTF-8 (as in the
+/// original design).
+fn print(mut env: FunctionEnvMut<GuestEnv>, ptr: i32, len: i32) -> i32 {
+    let (guest, store) = env.data_and_store_mut();
+    guest.with_guest_bytes(&store, ptr, len, |program, sink, bytes| {
+        if std::str::from_utf8(bytes).is_err() {
+            return -1;
+        }
+        sink.log(program, LogLevel::Print, bytes);
+        0
+    })
+}
+
+/// `wasmcell.log(level, ptr, len) -> i32`: level 1 error, 2 warn, 3 info,
+/// 4 debug, 5 trace. Returns 0, or -1 for a bad level or range.
+fn log(mut env: FunctionEnvMut<GuestEnv>, level: i32, ptr: i32, len: i32) -> i32 {
+    let Some(level) = LogLevel::from_guest(level) else {
+        return -1;
+    };
+    let (guest, store) = env.data_and_store_mut();
+    guest.with_guest_bytes(&store, ptr, len, |program, sink, bytes| {
+        sink.log(program, level, bytes);
+        0
+    })
+}
+
+/// `wasmcell.now_ns() -> i64`: the runtime's monotonic clock.
+fn now_ns(env: FunctionEnvMut<GuestEnv>) -> i64 {
+    env.data().runtime.clock().now_ns()
+}

@@ -1,0 +1,462 @@
+//! Compiling a module and turning it into a live, linked instance: the part of
+//! a program that is replaced on reset and reload.
+
+use crate::budget::{BudgetMiddleware, FUEL_GLOBAL_EXPORT};
+use crate::builtins::{builtin, builtin_type};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fault::{Fault, FaultKind};
+use crate::host::{HostCall, HostCallError, HostDefinition, Val, ValKind};
+use crate::limits::{with_memory_limit, LimitingTunables, Limits};
+use crate::log::LogSink;
+use crate::runtime::RuntimeShared;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder};
+use wasmer::{
+    AsStoreRef, Engine, ExternType, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global,
+    Imports, Instance, InstantiationError, Memory, Module, RuntimeError, Store, Type, TypedFunction,
+    Value,
+};
+
+/// A compiled, validated module, shareable between programs.
+#[derive(Clone)]
+pub(crate) struct CompiledModule {
+    pub(crate) module: Module,
+    engine: Engine,
+    poll_returns_status: bool,
+    has_init: bool,
+}
+
+/// Per-instance data reachable from imports.
+pub(crate) struct GuestEnv {
+    pub(crate) memory: Option<Memory>,
+    pub(crate) program_name: Arc<str>,
+    pub(crate) program_tag: u64,
+    pub(crate) runtime: Arc<RuntimeShared>,
+}
+
+impl GuestEnv {
+    /// Runs `f` on the guest bytes `ptr..ptr+len`, or returns -1 when the range
+    /// lies outside the guest's memory.
+    pub(crate) fn with_guest_bytes(
+        &self,
+        store: &impl AsStoreRef,
+        ptr: i32,
+        len: i32,
+        f: impl FnOnce(&str, &dyn LogSink, &[u8]) -> i32,
+    ) -> i32 {
+        let Some(memory) = &self.memory else {
+            return -1;
+        };
+        let view = memory.view(store);
+        // SAFETY: the guest is suspended inside this import and nothing else
+        // holds a reference into its memory; the slice does not outlive the call.
+        let bytes = unsafe { view.data_unchecked() };
+        let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+        match bytes.get(start..start.saturating_add(len)) {
+            Some(bytes) => {
+                let sink = self.runtime.log_sink();
+                f(&self.program_name, &*sink, bytes)
+            }
+            None => -1,
+        }
+    }
+}
+
+enum PollFunction {
+    Unit(TypedFunction<(), ()>),
+    Status(TypedFunction<(), i32>),
+}
+
+/// A linked instance with its own store: one program's live state.
+pub(crate) struct LiveInstance {
+    pub(crate) compiled: CompiledModule,
+    pub(crate) store: Store,
+    pub(crate) instance: Instance,
+    pub(crate) memory: Option<Memory>,
+    env: FunctionEnv<GuestEnv>,
+    fuel: Global,
+    poll: PollFunction,
+}
+
+// SAFETY: wasmer 7 marks `Store` !Send only because of its optional
+// `on_called` hook (a non-Send boxed closure), which wasmcell never installs.
+// Everything else a store owns (instances, memories, tables) is plain data
+// owned by the store. A `LiveInstance` is only ever touched by one thread at a
+// time: it lives behind its program's mutex.
+unsafe impl Send for LiveInstance {}
+
+/// What one call into the guest did.
+pub(crate) struct CallOutcome {
+    pub(crate) fuel_used: u64,
+    pub(crate) fault: Option<Fault>,
+}
+
+impl LiveInstance {
+    /// Calls `poll` with `fuel` as its budget.
+    pub(crate) fn poll(&mut self, program: &str, fuel: u64) -> CallOutcome {
+        self.set_fuel(fuel);
+        let result = match &self.poll {
+            PollFunction::Unit(f) => f.call(&mut self.store).map(|()| 0),
+            PollFunction::Status(f) => f.call(&mut self.store),
+        };
+        self.outcome(program, "poll", fuel, result)
+    }
+
+    pub(crate) fn set_program_tag(&mut self, tag: u64) {
+        self.env.as_mut(&mut self.store).program_tag = tag;
+    }
+
+    fn set_fuel(&mut self, fuel: u64) {
+        let fuel = fuel.min(i64::MAX as u64) as i64;
+        // The global is ours, mutable and i64: setting it cannot fail.
+        let _ = self.fuel.set(&mut self.store, Value::I64(fuel));
+    }
+
+    fn outcome(
+        &mut self,
+        program: &str,
+        function: &str,
+        fuel: u64,
+        result: Result<i32, RuntimeError>,
+    ) -> CallOutcome {
+        let remaining = match self.fuel.get(&mut self.store) {
+            Value::I64(left) => left,
+            _ => 0,
+        };
+        let fuel_used = (fuel as i64).saturating_sub(remaining.max(0)) as u64;
+        let fault = match result {
+            Ok(0) => None,
+            Ok(code) => Some(Fault {
+                kind: FaultKind::GuestReported,
+                message: format!("program '{program}': {function} returned fault code {code}"),
+            }),
+            Err(error) => Some(Fault::from_runtime_error(
+                program,
+                function,
+                error,
+                remaining < 0,
+            )),
+        };
+        CallOutcome { fuel_used, fault }
+    }
+}
+
+/// Compiles `bytes` (binary wasm or WAT text) and checks the guest ABI.
+pub(crate) fn compile(runtime: &RuntimeShared, bytes: &[u8], limits: &Limits) -> Result<CompiledModule> {
+    if bytes.len() as u64 > limits.max_module_bytes {
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "module is {} bytes, more than the limit of {} bytes",
+                bytes.len(),
+                limits.max_module_bytes
+            ),
+        ));
+    }
+    let wasm: Cow<[u8]> = if bytes.starts_with(b"\0asm") {
+        Cow::Borrowed(bytes)
+    } else {
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            Error::new(
+                ErrorKind::Compile,
+                "not a WebAssembly module: no \\0asm header, and not UTF-8 WAT text",
+            )
+        })?;
+        Cow::Owned(wat::parse_str(text).map_err(|e| {
+            Error::new(
+                ErrorKind::Compile,
+                format!("not a WebAssembly module: no \\0asm header, and not valid WAT: {e}"),
+            )
+        })?)
+    };
+
+    // The budget middleware records the index of the global it adds, so it is
+    // per module, and so is the engine it is pushed into.
+    let mut compiler = Cranelift::default();
+    compiler.push_middleware(Arc::new(BudgetMiddleware::new(limits.fuel_per_poll)));
+    let mut engine = EngineBuilder::new(compiler).engine();
+    engine.set_tunables(LimitingTunables::new(runtime.stack_bytes()));
+    let engine: Engine = engine.into();
+
+    let module = Module::new(&engine, &wasm).map_err(|e| {
+        Error::new(ErrorKind::Compile, format!("invalid WebAssembly module: {e}"))
+    })?;
+
+    let export_type = |name: &str| {
+        module
+            .exports()
+            .find(|export| export.name() == name)
+            .map(|export| export.ty().clone())
+    };
+    let poll_returns_status = match export_type("poll") {
+        Some(ExternType::Function(ty)) if ty.params().is_empty() && ty.results().is_empty() => false,
+        Some(ExternType::Function(ty)) if ty.params().is_empty() && ty.results() == [Type::I32] => true,
+        Some(other) => {
+            return Err(Error::new(
+                ErrorKind::Link,
+                format!("export `poll` has type {other:?}; expected a function () -> () or () -> i32"),
+            ))
+        }
+        None => {
+            return Err(Error::new(
+                ErrorKind::Link,
+                "the module does not export a `poll` function (the guest ABI requires `poll: () -> ()` or `() -> i32`)",
+            ))
+        }
+    };
+    let has_init = match export_type("init") {
+        Some(ExternType::Function(ty)) if ty.params().is_empty() && ty.results().is_empty() => true,
+        Some(other) => {
+            return Err(Error::new(
+                ErrorKind::Link,
+                format!("export `init` has type {other:?}; expected a function () -> ()"),
+            ))
+        }
+        None => false,
+    };
+    Ok(CompiledModule {
+        module,
+        engine,
+        poll_returns_status,
+        has_init,
+    })
+}
+
+/// Links and instantiates `compiled` for the program `name`, then runs `init`.
+pub(crate) fn instantiate(
+    runtime: &Arc<RuntimeShared>,
+    compiled: &CompiledModule,
+    name: &Arc<str>,
+    tag: u64,
+    limits: &Limits,
+) -> Result<LiveInstance> {
+    let mut store = Store::new(compiled.engine.clone());
+    let env = FunctionEnv::new(
+        &mut store,
+        GuestEnv {
+            memory: None,
+            program_name: name.clone(),
+            program_tag: tag,
+            runtime: runtime.clone(),
+        },
+    );
+    let imports = link(&mut store, &env, &compiled.module, runtime)?;
+    let (instance, refused) = with_memory_limit(limits.max_memory_bytes, || {
+        Instance::new(&mut store, &compiled.module, &imports)
+    });
+    let instance = instance.map_err(|e| match (refused, e) {
+        (Some(why), _) => Error::new(ErrorKind::Limit, why),
+        (None, InstantiationError::Link(e)) => {
+            Error::new(ErrorKind::Link, format!("cannot link the module: {e}"))
+        }
+        (None, InstantiationError::Start(trap)) => {
+            let fault = Fault::from_runtime_error(name, "start function", trap, false);
+            Error::new(ErrorKind::Instantiate, fault.message)
+        }
+        (None, other) => Error::new(ErrorKind::Instantiate, format!("cannot instantiate: {other}")),
+    })?;
+
+    let memory = instance.exports.get_memory("memory").ok().cloned();
+    env.as_mut(&mut store).memory = memory.clone();
+    let internal = |what: &str| Error::new(ErrorKind::Internal, format!("instance lacks {what}"));
+    let fuel = instance
+        .exports
+        .get_global(FUEL_GLOBAL_EXPORT)
+        .map_err(|_| internal("its budget counter"))?
+        .clone();
+    let poll = if compiled.poll_returns_status {
+        PollFunction::Status(
+            instance
+                .exports
+                .get_typed_function(&store, "poll")
+                .map_err(|_| internal("`poll`"))?,
+        )
+    } else {
+        PollFunction::Unit(
+            instance
+                .exports
+                .get_typed_function(&store, "poll")
+                .map_err(|_| internal("`poll`"))?,
+        )
+    };
+    let mut live = LiveInstance {
+        compiled: compiled.clone(),
+        store,
+        instance,
+        memory,
+        env,
+        fuel,
+        poll,
+    };
+    if compiled.has_init {
+        let init: TypedFunction<(), ()> = live
+            .instance
+            .exports
+            .get_typed_function(&live.store, "init")
+            .map_err(|_| internal("`init`"))?;
+        live.set_fuel(limits.fuel_per_poll);
+        let result = init.call(&mut live.store).map(|()| 0);
+        if let Some(fault) = live.outcome(name, "init", limits.fuel_per_poll, result).fault {
+            return Err(Error::new(ErrorKind::Instantiate, fault.message));
+        }
+    }
+    Ok(live)
+}
+
+/// Resolves every import of `module`: host definitions first, then built-ins.
+fn link(
+    store: &mut Store,
+    env: &FunctionEnv<GuestEnv>,
+    module: &Module,
+    runtime: &RuntimeShared,
+) -> Result<Imports> {
+    let mut imports = Imports::new();
+    for import in module.imports() {
+        let (module_name, name) = (import.module(), import.name());
+        let ExternType::Function(wanted) = import.ty() else {
+            return Err(Error::new(
+                ErrorKind::Link,
+                format!(
+                    "import `{module_name}.{name}` is not a function ({:?}); wasmcell provides only functions",
+                    import.ty()
+                ),
+            ));
+        };
+        let mismatch = |provided: &FunctionType, what: &str| {
+            Error::new(
+                ErrorKind::Link,
+                format!(
+                    "import `{module_name}.{name}` has type {} but the {what} has type {}",
+                    show_type(wanted),
+                    show_type(provided)
+                ),
+            )
+        };
+        let function = if let Some(definition) = runtime.host_function(module_name, name) {
+            let provided = definition.signature.wasm_type();
+            if &provided != wanted {
+                return Err(mismatch(
+                    &provided,
+                    &format!("host function (signature \"{}\")", definition.signature),
+                ));
+            }
+            host_import(store, env, definition)
+        } else if let Some(provided) = builtin_type(module_name, name) {
+            if &provided != wanted {
+                return Err(mismatch(&provided, "built-in"));
+            }
+            builtin(store, env, module_name, name).ok_or_else(|| {
+                Error::new(ErrorKind::Internal, format!("built-in {module_name}.{name} missing"))
+            })?
+        } else {
+            return Err(Error::new(
+                ErrorKind::Link,
+                format!(
+                    "missing import `{module_name}.{name}` {}: define it on the runtime before loading",
+                    show_type(wanted)
+                ),
+            ));
+        };
+        imports.define(module_name, name, function);
+    }
+    Ok(imports)
+}
+
+fn show_type(ty: &FunctionType) -> String {
+    let list = |types: &[Type]| {
+        types
+            .iter()
+            .map(|t| format!("{t:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut text = format!("({})", list(ty.params()));
+    let _ = write!(text, " -> ({})", list(ty.results()));
+    text
+}
+
+/// Wraps a host definition as a wasm import: converts arguments, bounds-checks
+/// buffers, catches panics and turns error codes into traps.
+fn host_import(store: &mut Store, env: &FunctionEnv<GuestEnv>, definition: HostDefinition) -> Function {
+    let label: Arc<str> = format!("{}.{}", definition.module, definition.name).into();
+    let ty = definition.signature.wasm_type();
+    Function::new_with_env(store, env, ty, move |mut env: FunctionEnvMut<GuestEnv>, raw: &[Value]| {
+        let (guest, store) = env.data_and_store_mut();
+        let memory: &mut [u8] = match &guest.memory {
+            // SAFETY: the guest is suspended inside this import; the slice is
+            // only handed to the callback for the duration of this call, and a
+            // callback cannot re-enter this program (it gets BUSY).
+            Some(memory) => {
+                let view = memory.view(&store);
+                unsafe { std::slice::from_raw_parts_mut(view.data_ptr(), view.data_size() as usize) }
+            }
+            None => &mut [],
+        };
+        let signature = &definition.signature;
+        let fail = |kind: FaultKind, message: String| RuntimeError::user(Box::new(HostCallError { kind, message }));
+        let mut args = Vec::with_capacity(signature.params().len());
+        let mut raw_args = raw.iter();
+        for (index, kind) in signature.params().iter().enumerate() {
+            let mut next = || raw_args.next().cloned().unwrap_or(Value::I32(0));
+            args.push(match (kind, next()) {
+                (ValKind::Buf, Value::I32(ptr)) => {
+                    let len = next().unwrap_i32();
+                    let (offset, len) = (ptr as u32 as usize, len as u32 as usize);
+                    if offset + len > memory.len() {
+                        return Err(fail(
+                            FaultKind::MemoryOutOfBounds,
+                            format!(
+                                "host function `{label}`: buffer argument {index} (offset {offset}, length {len}) lies outside the guest's memory ({} bytes)",
+                                memory.len()
+                            ),
+                        ));
+                    }
+                    Val::Buf { offset, len }
+                }
+                (_, Value::I32(v)) => Val::I32(v),
+                (_, Value::I64(v)) => Val::I64(v),
+                (_, Value::F32(v)) => Val::F32(v),
+                (_, Value::F64(v)) => Val::F64(v),
+                (_, other) => return Err(fail(FaultKind::Other, format!("host function `{label}`: unexpected argument {other:?}"))),
+            });
+        }
+        let mut results: Vec<Val> = signature.results().iter().map(|k| Val::zero(*k)).collect();
+        let mut call = HostCall {
+            program_name: &guest.program_name,
+            program_tag: guest.program_tag,
+            memory,
+            error_message: None,
+        };
+        let returned = catch_unwind(AssertUnwindSafe(|| definition.function.call(&mut call, &args, &mut results)));
+        match returned {
+            Ok(Ok(())) => {}
+            Ok(Err(code)) => {
+                let detail = call.error_message.map(|m| format!(": {m}")).unwrap_or_default();
+                return Err(fail(
+                    FaultKind::HostError,
+                    format!("host function `{label}` returned error {code}{detail}"),
+                ));
+            }
+            Err(_) => return Err(fail(FaultKind::HostError, format!("host function `{label}` panicked"))),
+        }
+        let mut out = Vec::with_capacity(results.len());
+        for (kind, value) in signature.results().iter().zip(results) {
+            out.push(match (kind, value) {
+                (ValKind::I32, Val::I32(v)) => Value::I32(v),
+                (ValKind::I64, Val::I64(v)) => Value::I64(v),
+                (ValKind::F32, Val::F32(v)) => Value::F32(v),
+                (ValKind::F64, Val::F64(v)) => Value::F64(v),
+                (kind, value) => {
+                    return Err(fail(
+                        FaultKind::HostError,
+                        format!("host function `{label}` returned {value:?} where its signature says {kind:?}"),
+                    ))
+                }
+            });
+        }
+        Ok(out)
+    })
+}

@@ -1,0 +1,30 @@
+//! wasmcell: load, poll, hot-swap and unload sandboxed WebAssembly programs
+//! from a machine's control loop.
+//!
+//! The core is this safe Rust API ([`Runtime`], [`Program`], [`HostFunction`]);
+//! `src/ffi/` is a thin C ABI over it (header: `include/wasmcell.h`).
+
+mod budget;
+mod builtins;
+pub mod clock;
+pub mod error;
+pub mod fault;
+pub mod ffi;
+pub mod host;
+mod instance;
+pub mod limits;
+pub mod log;
+pub mod program;
+pub mod runtime;
+
+pub use clock::{Clock, MonotonicClock};
+pub use error::{Error, ErrorKind, Result};
+pub use fault::{Fault, FaultKind};
+pub use host::{HostCall, HostFunction, Signature, Val, ValKind};
+pub use limits::Limits;
+pub use log::{LogLevel, LogSink, StderrSink};
+pub use program::{PollStats, Program, ProgramState};
+pub use runtime::{Runtime, RuntimeConfig};
+
+/// The library version, `MAJOR.MINOR.PATCH`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,157 @@
+//! Resource limits: what one program may consume, with defaults that are safe
+//! on a machine (every poll bounded, memory bounded).
+
+use std::cell::Cell;
+use std::ptr::NonNull;
+use wasmer::sys::vm::{
+    MemoryError, MemoryStyle, TableStyle, VMConfig, VMMemory, VMMemoryDefinition, VMTable,
+    VMTableDefinition,
+};
+use wasmer::sys::{BaseTunables, Tunables};
+use wasmer::{MemoryType, Pages, TableType, WASM_PAGE_SIZE};
+
+/// Default instruction budget of one poll (about 10-50 ms of guest work).
+pub const DEFAULT_FUEL_PER_POLL: u64 = 100_000_000;
+/// Default maximum linear memory of one program.
+pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
+/// Default maximum size of a module (binary or WAT text) accepted by load.
+pub const DEFAULT_MAX_MODULE_BYTES: u64 = 16 * 1024 * 1024;
+/// Default wasm stack of one call (a runtime-wide setting).
+pub const DEFAULT_STACK_BYTES: u64 = 512 * 1024;
+
+/// Limits applied to programs. A runtime holds the defaults; a program copies
+/// them when it is loaded and may change its own afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Instruction budget of one poll (see [`crate::budget`]); also bounds `init`.
+    pub fuel_per_poll: u64,
+    /// Maximum linear memory in bytes. `memory.grow` beyond it returns -1 in the
+    /// guest; a module whose initial memory exceeds it fails to load.
+    pub max_memory_bytes: u64,
+    /// Maximum size of the bytes given to load or reload.
+    pub max_module_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel_per_poll: DEFAULT_FUEL_PER_POLL,
+            max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
+        }
+    }
+}
+
+thread_local! {
+    /// The memory limit of the instantiation running on this thread. Tunables
+    /// belong to an engine and compiled modules are shared between programs with
+    /// different limits, so the limit travels beside the `Instance::new` call
+    /// (which creates the memories synchronously on the calling thread).
+    static INSTANTIATION_MEMORY_LIMIT: Cell<Option<u64>> = const { Cell::new(None) };
+    /// Set when the last memory creation on this thread was refused by the limit.
+    static MEMORY_LIMIT_REFUSED: Cell<Option<String>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with the given memory limit applied to memories it creates.
+/// Returns `f`'s result and, if the limit refused a memory, why.
+pub(crate) fn with_memory_limit<R>(limit: u64, f: impl FnOnce() -> R) -> (R, Option<String>) {
+    INSTANTIATION_MEMORY_LIMIT.with(|cell| cell.set(Some(limit)));
+    MEMORY_LIMIT_REFUSED.with(|cell| cell.set(None));
+    let result = f();
+    INSTANTIATION_MEMORY_LIMIT.with(|cell| cell.set(None));
+    (result, MEMORY_LIMIT_REFUSED.with(|cell| cell.take()))
+}
+
+/// Engine tunables: wasmer's base tunables with the program's memory limit
+/// applied to each memory and the runtime's stack size.
+pub(crate) struct LimitingTunables {
+    base: BaseTunables,
+    vm_config: VMConfig,
+}
+
+impl LimitingTunables {
+    pub(crate) fn new(stack_bytes: u64) -> Self {
+        Self {
+            base: BaseTunables::default(),
+            vm_config: VMConfig {
+                wasm_stack_size: Some(stack_bytes as usize),
+            },
+        }
+    }
+
+    /// The memory type as the program may use it: its maximum lowered to the limit.
+    fn limited(&self, requested: &MemoryType) -> Result<MemoryType, MemoryError> {
+        let Some(limit) = INSTANTIATION_MEMORY_LIMIT.with(Cell::get) else {
+            return Ok(*requested);
+        };
+        let limit_pages = (limit / WASM_PAGE_SIZE as u64).min(u32::MAX as u64) as u32;
+        let minimum_bytes = requested.minimum.0 as u64 * WASM_PAGE_SIZE as u64;
+        if requested.minimum.0 > limit_pages {
+            let why = format!(
+                "the module's initial memory ({minimum_bytes} bytes, {} pages) exceeds the program's memory limit ({limit} bytes)",
+                requested.minimum.0
+            );
+            MEMORY_LIMIT_REFUSED.with(|cell| cell.set(Some(why.clone())));
+            return Err(MemoryError::Generic(why));
+        }
+        let mut limited = *requested;
+        limited.maximum = Some(Pages(match requested.maximum {
+            Some(declared) => declared.0.min(limit_pages),
+            None => limit_pages,
+        }));
+        Ok(limited)
+    }
+}
+
+impl Tunables for LimitingTunables {
+    fn memory_style(&self, memory: &MemoryType) -> MemoryStyle {
+        self.base.memory_style(memory)
+    }
+
+    fn table_style(&self, table: &TableType) -> TableStyle {
+        self.base.table_style(table)
+    }
+
+    fn create_host_memory(
+        &self,
+        ty: &MemoryType,
+        style: &MemoryStyle,
+    ) -> Result<VMMemory, MemoryError> {
+        self.base.create_host_memory(&self.limited(ty)?, style)
+    }
+
+    unsafe fn create_vm_memory(
+        &self,
+        ty: &MemoryType,
+        style: &MemoryStyle,
+        vm_definition_location: NonNull<VMMemoryDefinition>,
+    ) -> Result<VMMemory, MemoryError> {
+        let limited = self.limited(ty)?;
+        // SAFETY: forwarded unchanged from wasmer, which guarantees the location.
+        unsafe {
+            self.base
+                .create_vm_memory(&limited, style, vm_definition_location)
+        }
+    }
+
+    fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {
+        self.base.create_host_table(ty, style)
+    }
+
+    unsafe fn create_vm_table(
+        &self,
+        ty: &TableType,
+        style: &TableStyle,
+        vm_definition_location: NonNull<VMTableDefinition>,
+    ) -> Result<VMTable, String> {
+        // SAFETY: forwarded unchanged from wasmer, which guarantees the location.
+        unsafe {
+            self.base
+                .create_vm_table(ty, style, vm_definition_location)
+        }
+    }
+
+    fn vmconfig(&self) -> &VMConfig {
+        &self.vm_config
+    }
+}

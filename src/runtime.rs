@@ -1,0 +1,254 @@
+//! The runtime: host functions, log sink, clock and default limits shared by
+//! the programs loaded into it.
+
+use crate::clock::{Clock, MonotonicClock};
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::{HostDefinition, HostFunction, Signature};
+use crate::limits::{Limits, DEFAULT_STACK_BYTES};
+use crate::log::{LogSink, StderrSink};
+use crate::program::{Program, ProgramShared};
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+/// Settings fixed when a runtime is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Default limits of programs loaded later (each program can change its own).
+    pub limits: Limits,
+    /// Size of the wasm stack of every call into a guest. Runaway recursion
+    /// faults with a stack overflow when it is used up.
+    pub stack_bytes: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            stack_bytes: DEFAULT_STACK_BYTES,
+        }
+    }
+}
+
+/// A set of programs with the host functions, log sink and clock they share.
+///
+/// Cloning gives another handle to the same runtime. All methods take `&self`
+/// and may be called from any thread.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<RuntimeShared>,
+}
+
+pub(crate) struct RuntimeShared {
+    stack_bytes: u64,
+    limits: RwLock<Limits>,
+    host_functions: RwLock<HashMap<(String, String), HostDefinition>>,
+    log: RwLock<Arc<dyn LogSink>>,
+    clock: RwLock<Arc<dyn Clock>>,
+    programs: Mutex<Vec<Weak<ProgramShared>>>,
+    closed: AtomicBool,
+}
+
+impl RuntimeShared {
+    pub(crate) fn stack_bytes(&self) -> u64 {
+        self.stack_bytes
+    }
+
+    pub(crate) fn host_function(&self, module: &str, name: &str) -> Option<HostDefinition> {
+        self.host_functions
+            .read()
+            .get(&(module.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    pub(crate) fn log_sink(&self) -> Arc<dyn LogSink> {
+        self.log.read().clone()
+    }
+
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.read().clone()
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::new(ErrorKind::InvalidHandle, "the runtime is closed"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self::new(RuntimeConfig::default())
+    }
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Self {
+        Self {
+            shared: Arc::new(RuntimeShared {
+                stack_bytes: config.stack_bytes,
+                limits: RwLock::new(config.limits),
+                host_functions: RwLock::new(HashMap::new()),
+                log: RwLock::new(Arc::new(StderrSink)),
+                clock: RwLock::new(Arc::new(MonotonicClock)),
+                programs: Mutex::new(Vec::new()),
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Registers `function` as the import `module.name` with the given
+    /// signature, for programs loaded from now on. A name can be defined once;
+    /// host definitions take precedence over the built-in imports.
+    pub fn define(
+        &self,
+        module: &str,
+        name: &str,
+        signature: &str,
+        function: impl HostFunction,
+    ) -> Result<()> {
+        self.define_arc(module, name, signature, Arc::new(function))
+    }
+
+    /// [`Runtime::define`] for a function already behind an `Arc`.
+    pub fn define_arc(
+        &self,
+        module: &str,
+        name: &str,
+        signature: &str,
+        function: Arc<dyn HostFunction>,
+    ) -> Result<()> {
+        self.shared.check_open()?;
+        if module.is_empty() || name.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "host function module and name must not be empty",
+            ));
+        }
+        let signature = Signature::parse(signature)?;
+        let mut functions = self.shared.host_functions.write();
+        let key = (module.to_string(), name.to_string());
+        if functions.contains_key(&key) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("host function `{module}.{name}` is already defined"),
+            ));
+        }
+        functions.insert(
+            key,
+            HostDefinition {
+                module: module.to_string(),
+                name: name.to_string(),
+                signature,
+                function,
+            },
+        );
+        Ok(())
+    }
+
+    /// Sends guest output (`env.print`, `wasmcell.log`) to `sink`.
+    pub fn set_log_sink(&self, sink: impl LogSink) {
+        *self.shared.log.write() = Arc::new(sink);
+    }
+
+    /// Restores the default log sink (standard error).
+    pub fn reset_log_sink(&self) {
+        *self.shared.log.write() = Arc::new(StderrSink);
+    }
+
+    /// Replaces the clock guests read through `wasmcell.now_ns`.
+    pub fn set_clock(&self, clock: impl Clock) {
+        *self.shared.clock.write() = Arc::new(clock);
+    }
+
+    /// Restores the default monotonic clock.
+    pub fn reset_clock(&self) {
+        *self.shared.clock.write() = Arc::new(MonotonicClock);
+    }
+
+    /// The limits programs loaded from now on start with.
+    pub fn default_limits(&self) -> Limits {
+        *self.shared.limits.read()
+    }
+
+    pub fn set_default_limits(&self, limits: Limits) -> Result<()> {
+        validate_limits(&limits)?;
+        *self.shared.limits.write() = limits;
+        Ok(())
+    }
+
+    /// Compiles, links and instantiates a program (binary wasm or WAT text) and
+    /// runs its `init` export.
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Program> {
+        self.shared.check_open()?;
+        let program = Program::load(&self.shared, name, bytes, self.default_limits())?;
+        let mut programs = self.shared.programs.lock();
+        // Checked again under the lock so a concurrent close cannot miss it.
+        self.shared.check_open()?;
+        programs.retain(|p| p.strong_count() > 0);
+        programs.push(program.downgrade());
+        Ok(program)
+    }
+
+    /// Reads `path` and loads it as [`Runtime::load`] does.
+    pub fn load_file(&self, name: &str, path: impl AsRef<std::path::Path>) -> Result<Program> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| {
+            let kind = if e.kind() == std::io::ErrorKind::NotFound {
+                ErrorKind::NotFound
+            } else {
+                ErrorKind::Io
+            };
+            Error::new(kind, format!("cannot read {}: {e}", path.display()))
+        })?;
+        self.load(name, &bytes)
+    }
+
+    /// Unloads every program and drops the host functions. Fails with
+    /// [`ErrorKind::Busy`] (and changes nothing) when called from inside a
+    /// callback of one of its programs. Closing twice is harmless.
+    pub fn close(&self) -> Result<()> {
+        let programs: Vec<Program> = {
+            let list = self.shared.programs.lock();
+            let live: Vec<Program> = list.iter().filter_map(Program::upgrade).collect();
+            if live.iter().any(Program::is_busy_on_this_thread) {
+                return Err(Error::new(
+                    ErrorKind::Busy,
+                    "cannot close the runtime from inside a callback of one of its programs",
+                ));
+            }
+            self.shared.closed.store(true, Ordering::Release);
+            live
+        };
+        for program in programs {
+            // Not busy on this thread (checked above), so this only waits for
+            // polls running on other threads.
+            let _ = program.unload();
+        }
+        self.shared.programs.lock().clear();
+        self.shared.host_functions.write().clear();
+        Ok(())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+pub(crate) fn validate_limits(limits: &Limits) -> Result<()> {
+    if limits.fuel_per_poll == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "the instruction budget must be at least 1",
+        ));
+    }
+    if limits.max_module_bytes == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "the module size limit must be at least 1 byte",
+        ));
+    }
+    Ok(())
+}
