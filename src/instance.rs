@@ -75,7 +75,6 @@ pub(crate) struct LiveInstance {
     pub(crate) compiled: CompiledModule,
     pub(crate) store: Store,
     pub(crate) instance: Instance,
-    pub(crate) memory: Option<Memory>,
     env: FunctionEnv<GuestEnv>,
     fuel: Global,
     poll: PollFunction,
@@ -145,7 +144,7 @@ impl LiveInstance {
 }
 
 /// Compiles `bytes` (binary wasm or WAT text) and checks the guest ABI.
-pub(crate) fn compile(runtime: &RuntimeShared, bytes: &[u8], limits: &Limits) -> Result<CompiledModule> {
+pub(crate) fn compile(bytes: &[u8], limits: &Limits) -> Result<CompiledModule> {
     if bytes.len() as u64 > limits.max_module_bytes {
         return Err(Error::new(
             ErrorKind::Limit,
@@ -178,7 +177,7 @@ pub(crate) fn compile(runtime: &RuntimeShared, bytes: &[u8], limits: &Limits) ->
     let mut compiler = Cranelift::default();
     compiler.push_middleware(Arc::new(BudgetMiddleware::new(limits.fuel_per_poll)));
     let mut engine = EngineBuilder::new(compiler).engine();
-    engine.set_tunables(LimitingTunables::new(runtime.stack_bytes()));
+    engine.set_tunables(LimitingTunables::new(limits.stack_bytes));
     let engine: Engine = engine.into();
 
     let module = Module::new(&engine, &wasm).map_err(|e| {
@@ -260,7 +259,7 @@ pub(crate) fn instantiate(
     })?;
 
     let memory = instance.exports.get_memory("memory").ok().cloned();
-    env.as_mut(&mut store).memory = memory.clone();
+    env.as_mut(&mut store).memory = memory;
     let internal = |what: &str| Error::new(ErrorKind::Internal, format!("instance lacks {what}"));
     let fuel = instance
         .exports
@@ -286,7 +285,6 @@ pub(crate) fn instantiate(
         compiled: compiled.clone(),
         store,
         instance,
-        memory,
         env,
         fuel,
         poll,

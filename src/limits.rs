@@ -16,7 +16,7 @@ pub const DEFAULT_FUEL_PER_POLL: u64 = 100_000_000;
 pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
 /// Default maximum size of a module (binary or WAT text) accepted by load.
 pub const DEFAULT_MAX_MODULE_BYTES: u64 = 16 * 1024 * 1024;
-/// Default wasm stack of one call (a runtime-wide setting).
+/// Default wasm stack of one call.
 pub const DEFAULT_STACK_BYTES: u64 = 512 * 1024;
 
 /// Limits applied to programs. A runtime holds the defaults; a program copies
@@ -30,6 +30,9 @@ pub struct Limits {
     pub max_memory_bytes: u64,
     /// Maximum size of the bytes given to load or reload.
     pub max_module_bytes: u64,
+    /// Wasm stack of each call into the guest (clamped to 8 KiB .. 100 MiB);
+    /// runaway recursion faults with a stack overflow when it is used up.
+    pub stack_bytes: u64,
 }
 
 impl Default for Limits {
@@ -38,6 +41,7 @@ impl Default for Limits {
             fuel_per_poll: DEFAULT_FUEL_PER_POLL,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
+            stack_bytes: DEFAULT_STACK_BYTES,
         }
     }
 }
@@ -74,7 +78,7 @@ impl LimitingTunables {
         Self {
             base: BaseTunables::default(),
             vm_config: VMConfig {
-                wasm_stack_size: Some(stack_bytes as usize),
+                wasm_stack_size: Some(stack_bytes.clamp(8 << 10, 100 << 20) as usize),
             },
         }
     }

@@ -129,7 +129,7 @@ impl Program {
         }
         let name: Arc<str> = name.into();
         let with_name = |e: Error| Error::new(e.kind(), format!("loading '{name}': {}", e.message()));
-        let compiled = compile(runtime, bytes, &limits).map_err(with_name)?;
+        let compiled = compile(bytes, &limits).map_err(with_name)?;
         let live = instantiate(runtime, &compiled, &name, 0, &limits).map_err(with_name)?;
         Ok(Self {
             shared: Arc::new(ProgramShared {
@@ -333,7 +333,7 @@ impl Program {
         self.shared.runtime.check_open()?;
         let shared = &*self.shared;
         let limits = self.limits();
-        let fresh = compile(&shared.runtime, bytes, &limits)
+        let fresh = compile(bytes, &limits)
             .and_then(|compiled| instantiate(&shared.runtime, &compiled, &shared.name, self.tag(), &limits))
             .map_err(|e| Error::new(e.kind(), format!("reloading '{}': {} (the previous version keeps running)", shared.name, e.message())))?;
         self.install(Ok(fresh))

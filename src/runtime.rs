@@ -4,7 +4,7 @@
 use crate::clock::{Clock, MonotonicClock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{HostDefinition, HostFunction, Signature};
-use crate::limits::{Limits, DEFAULT_STACK_BYTES};
+use crate::limits::Limits;
 use crate::log::{LogSink, StderrSink};
 use crate::program::{Program, ProgramShared};
 use parking_lot::{Mutex, RwLock};
@@ -17,16 +17,12 @@ use std::sync::{Arc, Weak};
 pub struct RuntimeConfig {
     /// Default limits of programs loaded later (each program can change its own).
     pub limits: Limits,
-    /// Size of the wasm stack of every call into a guest. Runaway recursion
-    /// faults with a stack overflow when it is used up.
-    pub stack_bytes: u64,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
-            stack_bytes: DEFAULT_STACK_BYTES,
         }
     }
 }
@@ -41,7 +37,6 @@ pub struct Runtime {
 }
 
 pub(crate) struct RuntimeShared {
-    stack_bytes: u64,
     limits: RwLock<Limits>,
     host_functions: RwLock<HashMap<(String, String), HostDefinition>>,
     log: RwLock<Arc<dyn LogSink>>,
@@ -51,10 +46,6 @@ pub(crate) struct RuntimeShared {
 }
 
 impl RuntimeShared {
-    pub(crate) fn stack_bytes(&self) -> u64 {
-        self.stack_bytes
-    }
-
     pub(crate) fn host_function(&self, module: &str, name: &str) -> Option<HostDefinition> {
         self.host_functions
             .read()
@@ -88,7 +79,6 @@ impl Runtime {
     pub fn new(config: RuntimeConfig) -> Self {
         Self {
             shared: Arc::new(RuntimeShared {
-                stack_bytes: config.stack_bytes,
                 limits: RwLock::new(config.limits),
                 host_functions: RwLock::new(HashMap::new()),
                 log: RwLock::new(Arc::new(StderrSink)),

@@ -1,0 +1,796 @@
+/**
+ * wasmcell: load, poll, hot-swap and unload sandboxed WebAssembly programs
+ * from a machine's control loop.
+ *
+ * Conventions (they hold for every function below):
+ *
+ * - Every function returns a wasmcell_status: WASMCELL_OK (0) or a negative
+ *   WASMCELL_ERR_* code; results go through out-pointers. wasmcell_status_str()
+ *   names a status. No function aborts or unwinds into the caller; a caught
+ *   internal panic is WASMCELL_ERR_INTERNAL and the process stays usable.
+ * - Handles (wasmcell_runtime *, wasmcell_program *) are opaque and never
+ *   dereferenced by wasmcell: they are validated against a generation-checked
+ *   table, so NULL, stale (freed or unloaded), double-freed, wrong-kind
+ *   handles and programs of a freed runtime give WASMCELL_ERR_INVALID_HANDLE.
+ * - Error messages: after a failure, wasmcell_program_error() (per program),
+ *   wasmcell_runtime_error() (per runtime) and wasmcell_last_error() (per
+ *   thread) give the message. Output strings use caller-allocated buffers:
+ *   (buf, cap, &len); len receives the full length without the NUL, and a
+ *   too-small buffer gives WASMCELL_ERR_BUFFER_TOO_SMALL with a truncated,
+ *   NUL-terminated prefix.
+ * - Input strings are NUL-terminated UTF-8 and are copied; input byte ranges
+ *   are only read during the call.
+ * - Threading: a runtime and its programs may be used from any thread, and
+ *   consecutive calls may come from different threads (LabVIEW). Calls on one
+ *   program are serialised; different programs poll in parallel on different
+ *   threads. A host callback must not call poll/reset/reload/unload on its own
+ *   program (WASMCELL_ERR_BUSY, never a deadlock).
+ * - Signals: wasmer installs SIGSEGV, SIGBUS, SIGILL and SIGFPE handlers the
+ *   first time guest code runs and chains to handlers installed before it. A
+ *   host that installs its own handlers must do so before creating the first
+ *   runtime, and must not reset them afterwards.
+ * - Limits: every poll runs under a finite instruction budget; memory, stack
+ *   and module size are bounded. A faulting program is stopped with a status;
+ *   the host and the other programs keep running.
+ */
+
+
+#ifndef WASMCELL_H
+#define WASMCELL_H
+
+/* Generated from src/ffi/ by cbindgen (build.rs). Do not edit: change the Rust doc comments. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * Major version: changes when the C API or ABI changes incompatibly.
+ */
+#define WASMCELL_VERSION_MAJOR 0
+
+/**
+ * Minor version: new functions, compatible.
+ */
+#define WASMCELL_VERSION_MINOR 1
+
+/**
+ * Patch version: fixes only.
+ */
+#define WASMCELL_VERSION_PATCH 0
+
+/**
+ * `MAJOR * 10000 + MINOR * 100 + PATCH` of the header you compiled against;
+ * compare with `wasmcell_version_number()` to detect a mismatched library.
+ */
+#define WASMCELL_VERSION_NUMBER (((WASMCELL_VERSION_MAJOR * 10000) + (WASMCELL_VERSION_MINOR * 100)) + WASMCELL_VERSION_PATCH)
+
+/**
+ * The call a host callback is serving: gives access to the calling program
+ * and its memory. Valid only during the callback, on the callback's thread;
+ * passing it to wasmcell after the callback returned gives
+ * `WASMCELL_ERR_INVALID_HANDLE`, never undefined behaviour.
+ */
+typedef struct wasmcell_call wasmcell_call;
+
+/**
+ * An opaque program handle: one loaded guest. Created by
+ * `wasmcell_program_load`, released by `wasmcell_program_unload` or by
+ * freeing its runtime.
+ */
+typedef struct wasmcell_program wasmcell_program;
+
+/**
+ * An opaque runtime handle: host functions, log sink, clock and default
+ * limits shared by the programs loaded into it. Created by
+ * `wasmcell_runtime_new`, freed by `wasmcell_runtime_free`.
+ */
+typedef struct wasmcell_runtime wasmcell_runtime;
+
+/**
+ * Result of every wasmcell function: `WASMCELL_OK` (0) or a negative
+ * `WASMCELL_ERR_*` code. Numeric values never change once released.
+ */
+typedef int32_t wasmcell_status;
+
+/**
+ * Returns the current time in nanoseconds; must never go backwards. Runs on
+ * the polling thread while the guest is suspended; it must not unwind.
+ */
+typedef int64_t (*wasmcell_clock_fn)(void *user_data);
+
+/**
+ * A guest buffer handed to a host callback: `len` bytes at `ptr`, inside the
+ * calling program's linear memory, bounds-checked by wasmcell. Valid (and
+ * writable) only until the callback returns.
+ */
+typedef struct wasmcell_buf {
+  uint8_t *ptr;
+  size_t len;
+} wasmcell_buf;
+
+/**
+ * One argument or result of a host callback. The member to use is given by
+ * the signature character at the same position: `i` -> `i32`, `I` -> `i64`,
+ * `f` -> `f32`, `F` -> `f64`, `*~` -> `buf` (arguments only).
+ */
+typedef union wasmcell_val {
+  int32_t i32;
+  int64_t i64;
+  float f32;
+  double f64;
+  struct wasmcell_buf buf;
+} wasmcell_val;
+
+/**
+ * A host callback. `args` holds `nargs` values and `results` `nresults`
+ * zero-initialised slots, typed by the signature given at definition.
+ * Return 0 to continue the guest; any other value traps the guest with
+ * `WASMCELL_ERR_HOST` and faults the program (its error message names the
+ * function and the code; add detail with `wasmcell_call_set_error`).
+ *
+ * Runs on the thread that polls the program, while the program is
+ * suspended. It may poll *other* programs, but calling poll, reset, reload or
+ * unload on its own program (or freeing its runtime) returns
+ * `WASMCELL_ERR_BUSY`. It must not unwind (no C++ exceptions, no longjmp).
+ */
+typedef int32_t (*wasmcell_host_fn)(void *user_data,
+                                    struct wasmcell_call *call,
+                                    const union wasmcell_val *args,
+                                    size_t nargs,
+                                    union wasmcell_val *results,
+                                    size_t nresults);
+
+/**
+ * Releases a callback's `user_data` when the function is dropped (when its
+ * runtime is freed).
+ */
+typedef void (*wasmcell_free_fn)(void *user_data);
+
+/**
+ * Log levels passed to a `wasmcell_log_fn`.
+ */
+typedef int32_t wasmcell_log_level;
+
+/**
+ * Receives guest output. `program` is the program's NUL-terminated name;
+ * `message` is `len` bytes, not NUL-terminated (print output is UTF-8,
+ * log lines are whatever the guest wrote). Both are valid only during the
+ * call. Runs on the polling thread while the guest is suspended; it must not
+ * unwind.
+ */
+typedef void (*wasmcell_log_fn)(void *user_data,
+                                const char *program,
+                                wasmcell_log_level level,
+                                const char *message,
+                                size_t len);
+
+/**
+ * Program states reported by `wasmcell_program_state`.
+ */
+typedef int32_t wasmcell_state;
+
+/**
+ * Fault kinds reported by `wasmcell_program_fault_kind`.
+ */
+typedef int32_t wasmcell_fault;
+
+/**
+ * Counters of a program since it was loaded, from `wasmcell_program_stats`.
+ * Durations are wall-clock nanoseconds of the guest call.
+ */
+typedef struct wasmcell_stats {
+  /**
+   * Polls run (successful and faulting; not those refused because faulted).
+   */
+  uint64_t polls;
+  /**
+   * Polls that faulted.
+   */
+  uint64_t faults;
+  uint64_t last_poll_ns;
+  uint64_t max_poll_ns;
+  uint64_t mean_poll_ns;
+  /**
+   * Instruction budget used by the last poll (equal to the budget when it
+   * ran out).
+   */
+  uint64_t last_fuel_used;
+} wasmcell_stats;
+
+/**
+ * Output of the built-in `env.print`, passed on byte for byte (the guest
+ * writes its own newlines).
+ */
+#define WASMCELL_LOG_PRINT 0
+
+#define WASMCELL_LOG_ERROR 1
+
+#define WASMCELL_LOG_WARN 2
+
+#define WASMCELL_LOG_INFO 3
+
+#define WASMCELL_LOG_DEBUG 4
+
+#define WASMCELL_LOG_TRACE 5
+
+/**
+ * Loaded and ready to poll.
+ */
+#define WASMCELL_STATE_READY 1
+
+/**
+ * A poll faulted; polls return `WASMCELL_ERR_FAULTED` until
+ * `wasmcell_program_reset` or `wasmcell_program_reload`.
+ */
+#define WASMCELL_STATE_FAULTED 2
+
+/**
+ * Not faulted.
+ */
+#define WASMCELL_FAULT_NONE 0
+
+/**
+ * `unreachable` executed (a Rust guest's panic compiles to this).
+ */
+#define WASMCELL_FAULT_UNREACHABLE 1
+
+/**
+ * A load or store outside linear memory, or a buffer argument outside it.
+ */
+#define WASMCELL_FAULT_MEMORY_OUT_OF_BOUNDS 2
+
+#define WASMCELL_FAULT_INTEGER_DIVIDE_BY_ZERO 3
+
+#define WASMCELL_FAULT_INTEGER_OVERFLOW 4
+
+/**
+ * Float to integer conversion of NaN or an out-of-range value.
+ */
+#define WASMCELL_FAULT_BAD_CONVERSION_TO_INTEGER 5
+
+/**
+ * The wasm stack limit was reached (runaway recursion).
+ */
+#define WASMCELL_FAULT_STACK_OVERFLOW 6
+
+/**
+ * `call_indirect` with a mismatched signature.
+ */
+#define WASMCELL_FAULT_INDIRECT_CALL_MISMATCH 7
+
+/**
+ * `call_indirect` to a null or out-of-range table entry.
+ */
+#define WASMCELL_FAULT_INDIRECT_CALL_NULL 8
+
+/**
+ * The instruction budget of the poll ran out (`WASMCELL_ERR_BUDGET`).
+ */
+#define WASMCELL_FAULT_BUDGET_EXHAUSTED 9
+
+/**
+ * A host callback returned non-zero (`WASMCELL_ERR_HOST`).
+ */
+#define WASMCELL_FAULT_HOST_ERROR 10
+
+/**
+ * `poll` returned non-zero (`WASMCELL_ERR_GUEST_FAULT`).
+ */
+#define WASMCELL_FAULT_GUEST_REPORTED 11
+
+/**
+ * Any other trap, or a failed reset.
+ */
+#define WASMCELL_FAULT_OTHER 12
+
+/**
+ * Success.
+ */
+#define WASMCELL_OK 0
+
+/**
+ * An argument is NULL where it must not be, out of range or malformed
+ * (bad signature string, empty name, zero budget...).
+ */
+#define WASMCELL_ERR_INVALID_ARGUMENT -1
+
+/**
+ * The handle is NULL, stale (freed or unloaded), of the wrong kind, or
+ * belongs to a runtime that was freed.
+ */
+#define WASMCELL_ERR_INVALID_HANDLE -2
+
+/**
+ * The bytes are neither a valid WebAssembly binary nor valid WAT text.
+ */
+#define WASMCELL_ERR_COMPILE -3
+
+/**
+ * The module cannot be linked: a missing import (named in the message), an
+ * import whose type differs from the host's definition, a non-function
+ * import, or no `poll` export of type `() -> ()` / `() -> i32`.
+ */
+#define WASMCELL_ERR_LINK -4
+
+/**
+ * Instantiation failed: the start function or the `init` export trapped.
+ */
+#define WASMCELL_ERR_INSTANTIATE -5
+
+/**
+ * The guest trapped (unreachable, out-of-bounds access, divide by zero,
+ * stack overflow...). The program is now FAULTED.
+ */
+#define WASMCELL_ERR_TRAP -6
+
+/**
+ * The guest used up its instruction budget for this poll. The program is
+ * now FAULTED.
+ */
+#define WASMCELL_ERR_BUDGET -7
+
+/**
+ * A host callback returned non-zero (or raised), which trapped the guest.
+ * The program is now FAULTED; its error message names the callback and code.
+ */
+#define WASMCELL_ERR_HOST -8
+
+/**
+ * The program is FAULTED; reset or reload it before polling again.
+ */
+#define WASMCELL_ERR_FAULTED -9
+
+/**
+ * A host callback tried to poll, reset, reload or unload the program it was
+ * called from (or free its runtime). Nothing was done.
+ */
+#define WASMCELL_ERR_BUSY -10
+
+/**
+ * The caller's buffer is too small; the required length was written to the
+ * length out-pointer and the buffer holds a NUL-terminated prefix.
+ */
+#define WASMCELL_ERR_BUFFER_TOO_SMALL -11
+
+/**
+ * A file does not exist.
+ */
+#define WASMCELL_ERR_NOT_FOUND -12
+
+/**
+ * A bug in wasmcell (a caught panic). The process is still safe to use.
+ */
+#define WASMCELL_ERR_INTERNAL -13
+
+/**
+ * `poll` returned a non-zero i32: the guest reported its own fault. The
+ * program is now FAULTED.
+ */
+#define WASMCELL_ERR_GUEST_FAULT -14
+
+/**
+ * A limit was exceeded: module size, or a module whose initial memory is
+ * larger than the program's memory limit.
+ */
+#define WASMCELL_ERR_LIMIT -15
+
+/**
+ * Reading a file failed for a reason other than its absence.
+ */
+#define WASMCELL_ERR_IO -16
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * Replaces the clock guests read through `wasmcell.now_ns` (for simulation,
+ * tests, or machine time), or restores the default monotonic clock
+ * (nanoseconds since the library's first use) when `fn` is NULL.
+ *
+ * Ownership: `user_data` stays the caller's; it must stay valid until the
+ * clock is replaced or the runtime is freed.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_clock(struct wasmcell_runtime *rt,
+                                           wasmcell_clock_fn fn,
+                                           void *user_data);
+
+/**
+ * Registers a host callback that guests import as `module`.`name`.
+ *
+ * `signature` is a short string: parameters in parentheses, then results.
+ * `i` i32, `I` i64, `f` f32, `F` f64, and `*~` a guest (pointer, length)
+ * pair that arrives as one bounds-checked `buf` argument. Example: the
+ * original `print(msg, len) -> i32` is `"(*~)i"`; `"(i)F"` takes an i32 and
+ * returns an f64; `"(ii)"` returns nothing.
+ *
+ * The function is visible to programs loaded (or reloaded, or reset) after
+ * this call; host definitions take precedence over the built-in imports.
+ * A module can be linked only if every import it declares is defined with
+ * exactly this wasm type, otherwise its load fails with `WASMCELL_ERR_LINK`.
+ *
+ * Ownership: on success the runtime owns `user_data` and calls
+ * `free_fn(user_data)` (if not NULL) exactly once, when the runtime is
+ * freed. On failure nothing is kept and `free_fn` is not called.
+ * `module`, `name` and `signature` are copied.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (NULL or empty
+ * strings, NULL `fn`, bad signature, or `module.name` already defined; the
+ * message says which); `WASMCELL_ERR_INVALID_HANDLE`.
+ *
+ * Thread safety: any thread. The callback may be invoked concurrently from
+ * every thread that polls a program of this runtime.
+ */
+wasmcell_status wasmcell_runtime_define(struct wasmcell_runtime *rt,
+                                        const char *module,
+                                        const char *name,
+                                        const char *signature,
+                                        wasmcell_host_fn fn,
+                                        void *user_data,
+                                        wasmcell_free_fn free_fn);
+
+/**
+ * Writes the handle of the program whose guest made this call to `*out`
+ * (the same handle the host got from load; do not unload it from here).
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
+ * `WASMCELL_ERR_INVALID_HANDLE` (call not active). Callback thread only.
+ */
+wasmcell_status wasmcell_call_program(struct wasmcell_call *call,
+                                      struct wasmcell_program **out);
+
+/**
+ * Copies the name of the calling program into `buf` (NUL-terminated).
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
+ * `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`.
+ * Callback thread only.
+ */
+wasmcell_status wasmcell_call_program_name(struct wasmcell_call *call,
+                                           char *buf,
+                                           size_t cap,
+                                           size_t *len);
+
+/**
+ * Gives the calling program's whole linear memory: `*data` (NULL and
+ * `*len == 0` if it exports no memory named "memory") and `*len` bytes.
+ * Valid only until the callback returns. Reading and writing inside
+ * `[data, data + len)` is safe; anything outside is undefined behaviour.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (NULL out-pointer),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+ */
+wasmcell_status wasmcell_call_memory(struct wasmcell_call *call,
+                                     uint8_t **data,
+                                     size_t *len);
+
+/**
+ * Attaches a message (copied) to the error code the callback is about to
+ * return; it becomes part of the program's fault message. Ignored if the
+ * callback then returns 0.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (NULL or not UTF-8),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+ */
+wasmcell_status wasmcell_call_set_error(struct wasmcell_call *call,
+                                        const char *message);
+
+/**
+ * Sends guest output (`env.print`, `wasmcell.log`) of all programs of the
+ * runtime to `fn`, or back to the default (standard error, each line
+ * prefixed with `[program]`) when `fn` is NULL. Takes effect immediately.
+ *
+ * Ownership: `user_data` stays the caller's; it must stay valid until the
+ * sink is replaced or the runtime is freed.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; `fn` is
+ * called concurrently when programs are polled on several threads.
+ */
+wasmcell_status wasmcell_runtime_set_log(struct wasmcell_runtime *rt,
+                                         wasmcell_log_fn fn,
+                                         void *user_data);
+
+/**
+ * Loads a program: `len` bytes of binary WebAssembly or WAT text. Compiles
+ * it, links its imports (host functions defined so far and the built-ins),
+ * instantiates it, runs its `init` export if any, and writes the new handle
+ * to `*out`. `name` (copied) identifies the program in messages and logs.
+ *
+ * Ownership: `bytes` is only read during the call. On success the caller
+ * owns `*out` until `wasmcell_program_unload` or `wasmcell_runtime_free`.
+ * On failure `*out` is unchanged and the message is available from
+ * `wasmcell_last_error` and `wasmcell_runtime_error`.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (NULL pointers,
+ * empty name); `WASMCELL_ERR_INVALID_HANDLE`; `WASMCELL_ERR_LIMIT` (module
+ * too large, initial memory above the limit); `WASMCELL_ERR_COMPILE`;
+ * `WASMCELL_ERR_LINK`; `WASMCELL_ERR_INSTANTIATE`.
+ *
+ * Thread safety: any thread; compiling takes milliseconds, so keep loads out
+ * of a real-time thread.
+ */
+wasmcell_status wasmcell_program_load(struct wasmcell_runtime *rt,
+                                      const char *name,
+                                      const uint8_t *bytes,
+                                      size_t len,
+                                      struct wasmcell_program **out);
+
+/**
+ * Like `wasmcell_program_load`, reading the module from the file at `path`
+ * (a `.wasm` binary or `.wat` text).
+ *
+ * Returns: as `wasmcell_program_load`, plus `WASMCELL_ERR_NOT_FOUND` (no
+ * such file) and `WASMCELL_ERR_IO` (unreadable). Any thread.
+ */
+wasmcell_status wasmcell_program_load_file(struct wasmcell_runtime *rt,
+                                           const char *name,
+                                           const char *path,
+                                           struct wasmcell_program **out);
+
+/**
+ * Runs one cycle of the program: calls its `poll` export under the
+ * instruction budget.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_TRAP`, `WASMCELL_ERR_BUDGET`,
+ * `WASMCELL_ERR_HOST`, `WASMCELL_ERR_GUEST_FAULT` (the program is now
+ * FAULTED; `wasmcell_program_error` says why, `wasmcell_program_fault_kind`
+ * classifies it); `WASMCELL_ERR_FAULTED` (it was already faulted);
+ * `WASMCELL_ERR_BUSY` (called from one of its own callbacks);
+ * `WASMCELL_ERR_INVALID_HANDLE`. Other programs are never affected.
+ *
+ * Thread safety: any thread. Calls on one program are serialised (a second
+ * thread waits for the running poll); different programs poll in parallel.
+ */
+wasmcell_status wasmcell_program_poll(struct wasmcell_program *p);
+
+/**
+ * Hot swap: compiles and instantiates `bytes` (wasm or WAT) on the calling
+ * thread without blocking polls, runs its `init`, then swaps it in between
+ * two polls. The handle stays valid; a poll running concurrently uses the
+ * old or the new version, never a mix. Also recovers a faulted program.
+ *
+ * On failure the old version keeps running untouched (still faulted if it
+ * was) and the message is kept as the program's error.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_LIMIT`, `WASMCELL_ERR_COMPILE`,
+ * `WASMCELL_ERR_LINK`, `WASMCELL_ERR_INSTANTIATE`; `WASMCELL_ERR_BUSY`;
+ * `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`.
+ * Thread safety: any thread.
+ */
+wasmcell_status wasmcell_program_reload(struct wasmcell_program *p,
+                                        const uint8_t *bytes,
+                                        size_t len);
+
+/**
+ * Replaces the program's instance with a fresh one of the same module
+ * (memory and globals back to their initial values, `init` run again),
+ * clearing a fault.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INSTANTIATE` or `WASMCELL_ERR_LIMIT`
+ * (the program stays FAULTED with the reason); `WASMCELL_ERR_BUSY`;
+ * `WASMCELL_ERR_INVALID_HANDLE`. Thread safety: any thread.
+ */
+wasmcell_status wasmcell_program_reset(struct wasmcell_program *p);
+
+/**
+ * Unloads the program and invalidates its handle (waiting for a poll running
+ * on another thread to finish).
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUSY` (from its own callback; nothing
+ * happens); `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale, already unloaded,
+ * runtime freed). Thread safety: any thread.
+ */
+wasmcell_status wasmcell_program_unload(struct wasmcell_program *p);
+
+/**
+ * Writes the program's state (`WASMCELL_STATE_*`) to `*state`. Does not wait
+ * for a running poll.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_state(struct wasmcell_program *p,
+                                       wasmcell_state *state);
+
+/**
+ * Copies the program's error message into `buf` (NUL-terminated): the fault
+ * message while it is FAULTED (kept until reset or reload; it names the trap
+ * and the wasm function, or the callback and its code), otherwise the
+ * message of its last failed call (e.g. a rejected reload), otherwise "".
+ * Does not depend on the calling thread.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUFFER_TOO_SMALL` (a truncated,
+ * NUL-terminated prefix is written if `cap > 0`; the full length is in
+ * `*len`); `WASMCELL_ERR_INVALID_ARGUMENT` (`buf` NULL with `cap > 0`);
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; waits for no poll.
+ */
+wasmcell_status wasmcell_program_error(struct wasmcell_program *p,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *len);
+
+/**
+ * Writes what faulted the program (`WASMCELL_FAULT_*`) to `*kind`;
+ * `WASMCELL_FAULT_NONE` if it is not faulted.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_fault_kind(struct wasmcell_program *p,
+                                            wasmcell_fault *kind);
+
+/**
+ * Sets the program's instruction budget per poll (and for `init` on reset and
+ * reload), from the next poll on. A poll that needs more fails with
+ * `WASMCELL_ERR_BUDGET`. The budget is an upper bound of the wasm
+ * instructions one poll executes.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; does not wait for a running poll.
+ */
+wasmcell_status wasmcell_program_set_fuel(struct wasmcell_program *p,
+                                          uint64_t per_poll);
+
+/**
+ * Sets the program's maximum linear memory in bytes, applied when it is next
+ * reset or reloaded (a running instance keeps its current limit).
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_set_memory_limit(struct wasmcell_program *p,
+                                                  uint64_t bytes);
+
+/**
+ * Copies the program's counters into `*stats`. Does not wait for a running poll.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_stats(struct wasmcell_program *p,
+                                       struct wasmcell_stats *stats);
+
+/**
+ * Copies the name the program was loaded with into `buf` (NUL-terminated).
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
+ * `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_name(struct wasmcell_program *p,
+                                      char *buf,
+                                      size_t cap,
+                                      size_t *len);
+
+/**
+ * Creates a runtime with safe default limits (finite instruction budget per
+ * poll, 64 MiB memory per program, 16 MiB modules, 512 KiB wasm stack).
+ *
+ * Ownership: on success `*out` is a new handle the caller owns and must
+ * release with `wasmcell_runtime_free`. On failure `*out` is unchanged.
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
+ * `WASMCELL_ERR_INTERNAL`.
+ *
+ * wasmer installs SIGSEGV, SIGBUS, SIGILL and SIGFPE handlers the first time
+ * guest code runs and chains to handlers installed earlier; a host that
+ * installs its own must do so before creating the first runtime.
+ *
+ * Thread safety: any thread.
+ */
+wasmcell_status wasmcell_runtime_new(struct wasmcell_runtime **out);
+
+/**
+ * Frees a runtime: unloads all its programs (waiting for polls running on
+ * other threads to finish), then releases its host functions, running each
+ * one's `free_fn`. All program handles of the runtime become invalid.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale, already
+ * freed, or not a runtime); `WASMCELL_ERR_BUSY` when called from inside a host
+ * callback of one of its programs (nothing is freed).
+ *
+ * Thread safety: any thread. Do not free a runtime while another thread is
+ * still loading into it; its load then fails with `WASMCELL_ERR_INVALID_HANDLE`.
+ */
+wasmcell_status wasmcell_runtime_free(struct wasmcell_runtime *rt);
+
+/**
+ * Copies the message of the last failed call made on this runtime (define,
+ * load, set_*) into `buf`, like `wasmcell_last_error` but independent of the
+ * calling thread. Empty if none failed.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL` (truncated prefix
+ * written, full length in `*len`), `WASMCELL_ERR_INVALID_ARGUMENT`,
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_error(struct wasmcell_runtime *rt,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *len);
+
+/**
+ * Sets the instruction budget per poll that programs loaded from now on
+ * start with (each can change its own with `wasmcell_program_set_fuel`).
+ * The budget is an upper bound of wasm instructions a poll may execute.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_default_fuel(struct wasmcell_runtime *rt,
+                                                  uint64_t per_poll);
+
+/**
+ * Sets the maximum linear memory, in bytes, of programs loaded from now on
+ * (rounded down to 64 KiB pages). `memory.grow` past it returns -1 inside the
+ * guest; a module whose initial memory exceeds it fails to load with
+ * `WASMCELL_ERR_LIMIT`.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_default_memory_limit(struct wasmcell_runtime *rt,
+                                                          uint64_t bytes);
+
+/**
+ * Sets the largest module (binary or WAT bytes) that load and reload
+ * accept; larger ones fail with `WASMCELL_ERR_LIMIT` before any parsing.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_max_module_size(struct wasmcell_runtime *rt,
+                                                     uint64_t bytes);
+
+/**
+ * Sets the wasm stack size, in bytes, of programs loaded from now on
+ * (clamped to 8 KiB .. 100 MiB). Runaway recursion faults the program with
+ * `WASMCELL_ERR_TRAP` (stack overflow) when it is used up.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_default_stack_size(struct wasmcell_runtime *rt,
+                                                        uint64_t bytes);
+
+/**
+ * A static, NUL-terminated description of a status code ("unknown status"
+ * for values wasmcell never returns). Never NULL; the string must not be freed.
+ *
+ * Thread safety: any thread, any time.
+ */
+const char *wasmcell_status_str(wasmcell_status status);
+
+/**
+ * Copies the message of the last failed wasmcell call *on this thread* into
+ * `buf` (NUL-terminated) and its length (without the NUL) into `*len` if
+ * `len` is not NULL. Successful calls do not clear it. Use it for calls that
+ * have no program to ask (load, define); prefer `wasmcell_program_error` and
+ * `wasmcell_runtime_error` where a handle exists, since some hosts
+ * (LabVIEW) may run consecutive calls on different threads.
+ *
+ * `buf` may be NULL only with `cap == 0` (to query the length).
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUFFER_TOO_SMALL` (a truncated,
+ * NUL-terminated prefix is written when `cap > 0`); `WASMCELL_ERR_INVALID_ARGUMENT`
+ * (`buf` NULL with `cap > 0`). Reading never changes the last error.
+ *
+ * Thread safety: any thread; reads that thread's own last error.
+ */
+wasmcell_status wasmcell_last_error(char *buf,
+                                    size_t cap,
+                                    size_t *len);
+
+/**
+ * The version of the loaded library as a static NUL-terminated string
+ * ("0.1.0"). Never NULL; do not free. Any thread.
+ */
+const char *wasmcell_version(void);
+
+/**
+ * The version of the loaded library as `MAJOR * 10000 + MINOR * 100 + PATCH`.
+ * Any thread.
+ */
+uint32_t wasmcell_version_number(void);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* WASMCELL_H */

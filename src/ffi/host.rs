@@ -1,0 +1,307 @@
+//! C API of host functions: defining callbacks and what a callback may do
+//! with the call it is serving.
+
+use super::program::wasmcell_program;
+use super::runtime::{invalid_argument, with_runtime, wasmcell_runtime};
+use super::status::{guard, guard_quiet, wasmcell_status};
+use super::text::{borrow_str, copy_out, write_out};
+use crate::error::{Error, ErrorKind};
+use crate::host::{HostCall, HostFunction, Signature, Val, ValKind};
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A guest buffer handed to a host callback: `len` bytes at `ptr`, inside the
+/// calling program's linear memory, bounds-checked by wasmcell. Valid (and
+/// writable) only until the callback returns.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct wasmcell_buf {
+    pub ptr: *mut u8,
+    pub len: usize,
+}
+
+/// One argument or result of a host callback. The member to use is given by
+/// the signature character at the same position: `i` -> `i32`, `I` -> `i64`,
+/// `f` -> `f32`, `F` -> `f64`, `*~` -> `buf` (arguments only).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union wasmcell_val {
+    pub i32: i32,
+    pub i64: i64,
+    pub f32: f32,
+    pub f64: f64,
+    pub buf: wasmcell_buf,
+}
+
+/// The call a host callback is serving: gives access to the calling program
+/// and its memory. Valid only during the callback, on the callback's thread;
+/// passing it to wasmcell after the callback returned gives
+/// `WASMCELL_ERR_INVALID_HANDLE`, never undefined behaviour.
+pub struct wasmcell_call {
+    _private: [u8; 0],
+}
+
+/// A host callback. `args` holds `nargs` values and `results` `nresults`
+/// zero-initialised slots, typed by the signature given at definition.
+/// Return 0 to continue the guest; any other value traps the guest with
+/// `WASMCELL_ERR_HOST` and faults the program (its error message names the
+/// function and the code; add detail with `wasmcell_call_set_error`).
+///
+/// Runs on the thread that polls the program, while the program is
+/// suspended. It may poll *other* programs, but calling poll, reset, reload or
+/// unload on its own program (or freeing its runtime) returns
+/// `WASMCELL_ERR_BUSY`. It must not unwind (no C++ exceptions, no longjmp).
+pub type wasmcell_host_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        call: *mut wasmcell_call,
+        args: *const wasmcell_val,
+        nargs: usize,
+        results: *mut wasmcell_val,
+        nresults: usize,
+    ) -> i32,
+>;
+
+/// Releases a callback's `user_data` when the function is dropped (when its
+/// runtime is freed).
+pub type wasmcell_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+thread_local! {
+    /// The calls being served on this thread, innermost last: a callback may
+    /// poll another program whose callback runs nested.
+    static ACTIVE_CALLS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A C callback with its user data, as the core sees a host function.
+struct CHostFunction {
+    callback: unsafe extern "C" fn(*mut c_void, *mut wasmcell_call, *const wasmcell_val, usize, *mut wasmcell_val, usize) -> i32,
+    user_data: *mut c_void,
+    free: wasmcell_free_fn,
+    /// False until the definition succeeded: a failed define must not free.
+    owns_user_data: AtomicBool,
+    results: Vec<ValKind>,
+}
+
+// SAFETY: the header requires user_data to be usable from any thread that
+// polls programs of the runtime; wasmcell itself never touches it.
+unsafe impl Send for CHostFunction {}
+// SAFETY: as above; the callback is invoked concurrently only when programs
+// are polled concurrently, which the header documents.
+unsafe impl Sync for CHostFunction {}
+
+impl Drop for CHostFunction {
+    fn drop(&mut self) {
+        if let (Some(free), true) = (self.free, self.owns_user_data.load(Ordering::Acquire)) {
+            // SAFETY: the caller handed user_data and free_fn over together.
+            unsafe { free(self.user_data) };
+        }
+    }
+}
+
+const INLINE_VALUES: usize = 8;
+
+impl HostFunction for CHostFunction {
+    fn call(&self, call: &mut HostCall<'_>, args: &[Val], results: &mut [Val]) -> Result<(), i32> {
+        let zero = wasmcell_val { i64: 0 };
+        let mut inline_args = [zero; INLINE_VALUES];
+        let mut heap_args = Vec::new();
+        let c_args: &mut [wasmcell_val] = if args.len() <= INLINE_VALUES {
+            &mut inline_args[..args.len()]
+        } else {
+            heap_args.resize(args.len(), zero);
+            &mut heap_args
+        };
+        let memory = call.memory().as_mut_ptr();
+        for (slot, arg) in c_args.iter_mut().zip(args) {
+            *slot = match *arg {
+                Val::I32(v) => wasmcell_val { i32: v },
+                Val::I64(v) => wasmcell_val { i64: v },
+                Val::F32(v) => wasmcell_val { f32: v },
+                Val::F64(v) => wasmcell_val { f64: v },
+                // SAFETY: the core checked offset + len against the memory size.
+                Val::Buf { offset, len } => wasmcell_val {
+                    buf: wasmcell_buf { ptr: unsafe { memory.add(offset) }, len },
+                },
+            };
+        }
+        let mut inline_results = [zero; INLINE_VALUES];
+        let mut heap_results = Vec::new();
+        let c_results: &mut [wasmcell_val] = if results.len() <= INLINE_VALUES {
+            &mut inline_results[..results.len()]
+        } else {
+            heap_results.resize(results.len(), zero);
+            &mut heap_results
+        };
+        let call_ptr = call as *mut HostCall<'_> as usize;
+        ACTIVE_CALLS.with(|calls| calls.borrow_mut().push(call_ptr));
+        // SAFETY: the pointers are valid for the stated lengths during the call.
+        let code = unsafe {
+            (self.callback)(
+                self.user_data,
+                call_ptr as *mut wasmcell_call,
+                c_args.as_ptr(),
+                c_args.len(),
+                c_results.as_mut_ptr(),
+                c_results.len(),
+            )
+        };
+        ACTIVE_CALLS.with(|calls| calls.borrow_mut().pop());
+        if code != 0 {
+            return Err(code);
+        }
+        for ((result, kind), value) in results.iter_mut().zip(&self.results).zip(c_results.iter()) {
+            // SAFETY: the signature says which member the callback wrote.
+            *result = unsafe {
+                match kind {
+                    ValKind::I32 | ValKind::Buf => Val::I32(value.i32),
+                    ValKind::I64 => Val::I64(value.i64),
+                    ValKind::F32 => Val::F32(value.f32),
+                    ValKind::F64 => Val::F64(value.f64),
+                }
+            };
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f` on the call behind `call` if it is being served on this thread.
+fn with_call<R>(call: *mut wasmcell_call, f: impl FnOnce(&mut HostCall<'_>) -> Result<R, Error>) -> Result<R, Error> {
+    let address = call as usize;
+    let active = ACTIVE_CALLS.with(|calls| address != 0 && calls.borrow().contains(&address));
+    if !active {
+        return Err(Error::new(
+            ErrorKind::InvalidHandle,
+            "the call handle is not active on this thread (use it only inside its callback)",
+        ));
+    }
+    // SAFETY: the address is the HostCall of a callback still running on this
+    // thread (it is removed from ACTIVE_CALLS before the HostCall is dropped).
+    let call = unsafe { &mut *(address as *mut HostCall<'_>) };
+    f(call)
+}
+
+/// Registers a host callback that guests import as `module`.`name`.
+///
+/// `signature` is a short string: parameters in parentheses, then results.
+/// `i` i32, `I` i64, `f` f32, `F` f64, and `*~` a guest (pointer, length)
+/// pair that arrives as one bounds-checked `buf` argument. Example: the
+/// original `print(msg, len) -> i32` is `"(*~)i"`; `"(i)F"` takes an i32 and
+/// returns an f64; `"(ii)"` returns nothing.
+///
+/// The function is visible to programs loaded (or reloaded, or reset) after
+/// this call; host definitions take precedence over the built-in imports.
+/// A module can be linked only if every import it declares is defined with
+/// exactly this wasm type, otherwise its load fails with `WASMCELL_ERR_LINK`.
+///
+/// Ownership: on success the runtime owns `user_data` and calls
+/// `free_fn(user_data)` (if not NULL) exactly once, when the runtime is
+/// freed. On failure nothing is kept and `free_fn` is not called.
+/// `module`, `name` and `signature` are copied.
+///
+/// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (NULL or empty
+/// strings, NULL `fn`, bad signature, or `module.name` already defined; the
+/// message says which); `WASMCELL_ERR_INVALID_HANDLE`.
+///
+/// Thread safety: any thread. The callback may be invoked concurrently from
+/// every thread that polls a program of this runtime.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_define(
+    rt: *mut wasmcell_runtime,
+    module: *const c_char,
+    name: *const c_char,
+    signature: *const c_char,
+    r#fn: wasmcell_host_fn,
+    user_data: *mut c_void,
+    free_fn: wasmcell_free_fn,
+) -> wasmcell_status {
+    with_runtime(rt, |entry| {
+        let module = borrow_str(module, "module")?;
+        let name = borrow_str(name, "name")?;
+        let signature_text = borrow_str(signature, "signature")?;
+        let callback = r#fn.ok_or_else(|| invalid_argument("fn is NULL"))?;
+        let signature = Signature::parse(signature_text)?;
+        let function = Arc::new(CHostFunction {
+            callback,
+            user_data,
+            free: free_fn,
+            owns_user_data: AtomicBool::new(false),
+            results: signature.results().to_vec(),
+        });
+        entry
+            .runtime
+            .define_arc(module, name, signature_text, function.clone())?;
+        // Only a successful definition takes ownership of user_data.
+        function.owns_user_data.store(true, Ordering::Release);
+        Ok(())
+    })
+}
+
+/// Writes the handle of the program whose guest made this call to `*out`
+/// (the same handle the host got from load; do not unload it from here).
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
+/// `WASMCELL_ERR_INVALID_HANDLE` (call not active). Callback thread only.
+#[no_mangle]
+pub extern "C" fn wasmcell_call_program(call: *mut wasmcell_call, out: *mut *mut wasmcell_program) -> wasmcell_status {
+    guard(|| {
+        let tag = with_call(call, |call| Ok(call.program_tag()))?;
+        write_out(out, std::ptr::without_provenance_mut(tag as usize), "out")
+    })
+}
+
+/// Copies the name of the calling program into `buf` (NUL-terminated).
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
+/// `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`.
+/// Callback thread only.
+#[no_mangle]
+pub extern "C" fn wasmcell_call_program_name(
+    call: *mut wasmcell_call,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wasmcell_status {
+    guard(|| with_call(call, |call| copy_out(call.program_name(), buf, cap, len)))
+}
+
+/// Gives the calling program's whole linear memory: `*data` (NULL and
+/// `*len == 0` if it exports no memory named "memory") and `*len` bytes.
+/// Valid only until the callback returns. Reading and writing inside
+/// `[data, data + len)` is safe; anything outside is undefined behaviour.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (NULL out-pointer),
+/// `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+#[no_mangle]
+pub extern "C" fn wasmcell_call_memory(call: *mut wasmcell_call, data: *mut *mut u8, len: *mut usize) -> wasmcell_status {
+    guard(|| {
+        if data.is_null() || len.is_null() {
+            return Err(invalid_argument("data and len must not be NULL"));
+        }
+        let (ptr, size) = with_call(call, |call| {
+            let memory = call.memory();
+            let ptr = if memory.is_empty() { std::ptr::null_mut() } else { memory.as_mut_ptr() };
+            Ok((ptr, memory.len()))
+        })?;
+        write_out(data, ptr, "data")?;
+        write_out(len, size, "len")
+    })
+}
+
+/// Attaches a message (copied) to the error code the callback is about to
+/// return; it becomes part of the program's fault message. Ignored if the
+/// callback then returns 0.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (NULL or not UTF-8),
+/// `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+#[no_mangle]
+pub extern "C" fn wasmcell_call_set_error(call: *mut wasmcell_call, message: *const c_char) -> wasmcell_status {
+    guard_quiet(|| {
+        let message = borrow_str(message, "message")?;
+        with_call(call, |call| {
+            call.set_error_message(message);
+            Ok(())
+        })
+    })
+}

@@ -1,0 +1,150 @@
+//! C API of [`crate::Runtime`].
+
+use super::handle::{self, RuntimeEntry};
+use super::status::{guard, guard_quiet, wasmcell_status};
+use super::text::{copy_out, write_out};
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::runtime::Runtime;
+use std::ffi::c_char;
+use std::sync::Arc;
+
+/// An opaque runtime handle: host functions, log sink, clock and default
+/// limits shared by the programs loaded into it. Created by
+/// `wasmcell_runtime_new`, freed by `wasmcell_runtime_free`.
+pub struct wasmcell_runtime {
+    _private: [u8; 0],
+}
+
+pub(crate) fn to_handle(runtime: *mut wasmcell_runtime) -> usize {
+    runtime as usize
+}
+
+/// Runs `f` on the runtime behind `rt` and keeps a failure's message on it.
+pub(crate) fn with_runtime(
+    rt: *mut wasmcell_runtime,
+    f: impl FnOnce(&Arc<RuntimeEntry>) -> Result<()>,
+) -> wasmcell_status {
+    guard(|| {
+        let entry = handle::runtime(to_handle(rt))?;
+        f(&entry).inspect_err(|error| *entry.last_error.lock() = error.message().to_string())
+    })
+}
+
+fn update_limits(rt: *mut wasmcell_runtime, change: impl FnOnce(&mut Limits)) -> wasmcell_status {
+    with_runtime(rt, |entry| {
+        let mut limits = entry.runtime.default_limits();
+        change(&mut limits);
+        entry.runtime.set_default_limits(limits)
+    })
+}
+
+/// Creates a runtime with safe default limits (finite instruction budget per
+/// poll, 64 MiB memory per program, 16 MiB modules, 512 KiB wasm stack).
+///
+/// Ownership: on success `*out` is a new handle the caller owns and must
+/// release with `wasmcell_runtime_free`. On failure `*out` is unchanged.
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
+/// `WASMCELL_ERR_INTERNAL`.
+///
+/// wasmer installs SIGSEGV, SIGBUS, SIGILL and SIGFPE handlers the first time
+/// guest code runs and chains to handlers installed earlier; a host that
+/// installs its own must do so before creating the first runtime.
+///
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_new(out: *mut *mut wasmcell_runtime) -> wasmcell_status {
+    guard(|| {
+        if out.is_null() {
+            return write_out(out, std::ptr::null_mut(), "out");
+        }
+        let handle = handle::insert_runtime(Runtime::default());
+        write_out(out, std::ptr::without_provenance_mut(handle), "out")
+    })
+}
+
+/// Frees a runtime: unloads all its programs (waiting for polls running on
+/// other threads to finish), then releases its host functions, running each
+/// one's `free_fn`. All program handles of the runtime become invalid.
+///
+/// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale, already
+/// freed, or not a runtime); `WASMCELL_ERR_BUSY` when called from inside a host
+/// callback of one of its programs (nothing is freed).
+///
+/// Thread safety: any thread. Do not free a runtime while another thread is
+/// still loading into it; its load then fails with `WASMCELL_ERR_INVALID_HANDLE`.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_free(rt: *mut wasmcell_runtime) -> wasmcell_status {
+    guard(|| {
+        let entry = handle::runtime(to_handle(rt))?;
+        entry.runtime.close()?;
+        handle::remove_runtime(to_handle(rt))
+    })
+}
+
+/// Copies the message of the last failed call made on this runtime (define,
+/// load, set_*) into `buf`, like `wasmcell_last_error` but independent of the
+/// calling thread. Empty if none failed.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL` (truncated prefix
+/// written, full length in `*len`), `WASMCELL_ERR_INVALID_ARGUMENT`,
+/// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_error(
+    rt: *mut wasmcell_runtime,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wasmcell_status {
+    guard_quiet(|| {
+        let entry = handle::runtime(to_handle(rt))?;
+        let message = entry.last_error.lock().clone();
+        copy_out(&message, buf, cap, len)
+    })
+}
+
+/// Sets the instruction budget per poll that programs loaded from now on
+/// start with (each can change its own with `wasmcell_program_set_fuel`).
+/// The budget is an upper bound of wasm instructions a poll may execute.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
+/// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_set_default_fuel(rt: *mut wasmcell_runtime, per_poll: u64) -> wasmcell_status {
+    update_limits(rt, |limits| limits.fuel_per_poll = per_poll)
+}
+
+/// Sets the maximum linear memory, in bytes, of programs loaded from now on
+/// (rounded down to 64 KiB pages). `memory.grow` past it returns -1 inside the
+/// guest; a module whose initial memory exceeds it fails to load with
+/// `WASMCELL_ERR_LIMIT`.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_set_default_memory_limit(rt: *mut wasmcell_runtime, bytes: u64) -> wasmcell_status {
+    update_limits(rt, |limits| limits.max_memory_bytes = bytes)
+}
+
+/// Sets the largest module (binary or WAT bytes) that load and reload
+/// accept; larger ones fail with `WASMCELL_ERR_LIMIT` before any parsing.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
+/// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_set_max_module_size(rt: *mut wasmcell_runtime, bytes: u64) -> wasmcell_status {
+    update_limits(rt, |limits| limits.max_module_bytes = bytes)
+}
+
+/// Sets the wasm stack size, in bytes, of programs loaded from now on
+/// (clamped to 8 KiB .. 100 MiB). Runaway recursion faults the program with
+/// `WASMCELL_ERR_TRAP` (stack overflow) when it is used up.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_set_default_stack_size(rt: *mut wasmcell_runtime, bytes: u64) -> wasmcell_status {
+    update_limits(rt, |limits| limits.stack_bytes = bytes)
+}
+
+pub(crate) fn invalid_argument(message: &str) -> Error {
+    Error::new(crate::error::ErrorKind::InvalidArgument, message)
+}
