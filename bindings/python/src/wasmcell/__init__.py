@@ -1,0 +1,66 @@
+"""wasmcell: load, poll, hot-swap and unload sandboxed WebAssembly programs.
+
+A thin ctypes wrapper over the wasmcell C library. Start with
+:class:`Runtime`::
+
+    with wasmcell.Runtime() as rt:
+        program = rt.load("hello.wat")
+        program.poll()
+"""
+
+from . import _ffi
+from .errors import (
+    BudgetExceeded,
+    BusyError,
+    CompileError,
+    Error,
+    FaultedError,
+    FaultError,
+    GuestFault,
+    HostError,
+    InstantiateError,
+    InternalError,
+    InvalidArgument,
+    InvalidHandle,
+    IoError,
+    LimitError,
+    LinkError,
+    NotFound,
+    TrapError,
+)
+from .program import FaultKind, PollStats, Program, ProgramState
+from .runtime import Runtime
+
+__version__ = "0.1.0"
+
+
+def library_version() -> str:
+    """Version of the loaded C library."""
+    return _ffi.lib.wasmcell_version().decode()
+
+
+__all__ = [
+    "BudgetExceeded",
+    "BusyError",
+    "CompileError",
+    "Error",
+    "FaultError",
+    "FaultKind",
+    "FaultedError",
+    "GuestFault",
+    "HostError",
+    "InstantiateError",
+    "InternalError",
+    "InvalidArgument",
+    "InvalidHandle",
+    "IoError",
+    "LimitError",
+    "LinkError",
+    "NotFound",
+    "PollStats",
+    "Program",
+    "ProgramState",
+    "Runtime",
+    "TrapError",
+    "library_version",
+]

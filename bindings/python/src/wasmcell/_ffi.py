@@ -1,0 +1,155 @@
+"""ctypes declarations of the wasmcell C API (include/wasmcell.h) and the
+library loader. Internal: use the classes of the ``wasmcell`` package."""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    Union,
+    c_char,
+    c_char_p,
+    c_double,
+    c_float,
+    c_int32,
+    c_int64,
+    c_size_t,
+    c_uint8,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+
+OK = 0
+ERR_INVALID_ARGUMENT = -1
+ERR_INVALID_HANDLE = -2
+ERR_COMPILE = -3
+ERR_LINK = -4
+ERR_INSTANTIATE = -5
+ERR_TRAP = -6
+ERR_BUDGET = -7
+ERR_HOST = -8
+ERR_FAULTED = -9
+ERR_BUSY = -10
+ERR_BUFFER_TOO_SMALL = -11
+ERR_NOT_FOUND = -12
+ERR_INTERNAL = -13
+ERR_GUEST_FAULT = -14
+ERR_LIMIT = -15
+ERR_IO = -16
+
+LOG_PRINT, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE = range(6)
+
+
+class Buf(Structure):
+    _fields_ = [("ptr", POINTER(c_uint8)), ("len", c_size_t)]
+
+
+class Val(Union):
+    _fields_ = [("i32", c_int32), ("i64", c_int64), ("f32", c_float), ("f64", c_double), ("buf", Buf)]
+
+
+class Stats(Structure):
+    _fields_ = [
+        ("polls", c_uint64),
+        ("faults", c_uint64),
+        ("last_poll_ns", c_uint64),
+        ("max_poll_ns", c_uint64),
+        ("mean_poll_ns", c_uint64),
+        ("last_fuel_used", c_uint64),
+    ]
+
+
+HOST_FN = CFUNCTYPE(c_int32, c_void_p, c_void_p, POINTER(Val), c_size_t, POINTER(Val), c_size_t)
+FREE_FN = CFUNCTYPE(None, c_void_p)
+LOG_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_int32, POINTER(c_char), c_size_t)
+CLOCK_FN = CFUNCTYPE(c_int64, c_void_p)
+
+_status = c_int32
+_handle = c_void_p
+
+# name: (restype, argtypes)
+_SIGNATURES = {
+    "wasmcell_version": (c_char_p, []),
+    "wasmcell_version_number": (c_uint32, []),
+    "wasmcell_status_str": (c_char_p, [_status]),
+    "wasmcell_last_error": (_status, [c_char_p, c_size_t, POINTER(c_size_t)]),
+    "wasmcell_runtime_new": (_status, [POINTER(_handle)]),
+    "wasmcell_runtime_free": (_status, [_handle]),
+    "wasmcell_runtime_error": (_status, [_handle, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "wasmcell_runtime_set_default_fuel": (_status, [_handle, c_uint64]),
+    "wasmcell_runtime_set_default_memory_limit": (_status, [_handle, c_uint64]),
+    "wasmcell_runtime_set_max_module_size": (_status, [_handle, c_uint64]),
+    "wasmcell_runtime_set_default_stack_size": (_status, [_handle, c_uint64]),
+    "wasmcell_runtime_define": (_status, [_handle, c_char_p, c_char_p, c_char_p, HOST_FN, c_void_p, FREE_FN]),
+    "wasmcell_runtime_set_log": (_status, [_handle, LOG_FN, c_void_p]),
+    "wasmcell_runtime_set_clock": (_status, [_handle, CLOCK_FN, c_void_p]),
+    "wasmcell_call_program": (_status, [c_void_p, POINTER(_handle)]),
+    "wasmcell_call_program_name": (_status, [c_void_p, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "wasmcell_call_memory": (_status, [c_void_p, POINTER(POINTER(c_uint8)), POINTER(c_size_t)]),
+    "wasmcell_call_set_error": (_status, [c_void_p, c_char_p]),
+    "wasmcell_program_load": (_status, [_handle, c_char_p, c_char_p, c_size_t, POINTER(_handle)]),
+    "wasmcell_program_load_file": (_status, [_handle, c_char_p, c_char_p, POINTER(_handle)]),
+    "wasmcell_program_poll": (_status, [_handle]),
+    "wasmcell_program_reload": (_status, [_handle, c_char_p, c_size_t]),
+    "wasmcell_program_reset": (_status, [_handle]),
+    "wasmcell_program_unload": (_status, [_handle]),
+    "wasmcell_program_state": (_status, [_handle, POINTER(c_int32)]),
+    "wasmcell_program_error": (_status, [_handle, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "wasmcell_program_fault_kind": (_status, [_handle, POINTER(c_int32)]),
+    "wasmcell_program_set_fuel": (_status, [_handle, c_uint64]),
+    "wasmcell_program_set_memory_limit": (_status, [_handle, c_uint64]),
+    "wasmcell_program_stats": (_status, [_handle, POINTER(Stats)]),
+    "wasmcell_program_name": (_status, [_handle, c_char_p, c_size_t, POINTER(c_size_t)]),
+}
+
+
+def _candidates() -> list[str]:
+    explicit = os.environ.get("WASMCELL_LIBRARY")
+    if explicit:
+        return [explicit]
+    here = os.path.dirname(os.path.abspath(__file__))
+    shipped = sorted(glob.glob(os.path.join(here, "_native*.so")) + glob.glob(os.path.join(here, "libwasmcell*.so")))
+    return shipped + ["libwasmcell.so"]
+
+
+def _load() -> ctypes.CDLL:
+    errors = []
+    for path in _candidates():
+        try:
+            # CDLL (not PyDLL): the GIL is released during every call, so a
+            # poll does not block other Python threads.
+            lib = ctypes.CDLL(path)
+            break
+        except OSError as error:
+            errors.append(f"{path}: {error}")
+    else:
+        raise ImportError(
+            "cannot load the wasmcell library; install the package with pip, or set "
+            "WASMCELL_LIBRARY to the path of libwasmcell.so (" + "; ".join(errors) + ")"
+        )
+    for name, (restype, argtypes) in _SIGNATURES.items():
+        function = getattr(lib, name)
+        function.restype = restype
+        function.argtypes = argtypes
+    return lib
+
+
+lib = _load()
+
+
+def read_string(reader, *args) -> str:
+    """Calls a (buf, cap, &len) string getter, growing the buffer as needed."""
+    length = c_size_t(0)
+    cap = 256
+    while True:
+        buf = ctypes.create_string_buffer(cap)
+        status = reader(*args, buf, cap, ctypes.byref(length))
+        if status == ERR_BUFFER_TOO_SMALL and length.value + 1 > cap:
+            cap = length.value + 1
+            continue
+        return buf.value.decode("utf-8", errors="replace")

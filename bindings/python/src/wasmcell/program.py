@@ -1,0 +1,168 @@
+"""A loaded program."""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from . import _ffi
+from .errors import error_for
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+
+def _check(status: int) -> None:
+    if status != _ffi.OK:
+        raise error_for(status, _ffi.read_string(_ffi.lib.wasmcell_last_error))
+
+
+class ProgramState(enum.IntEnum):
+    READY = 1
+    FAULTED = 2
+    UNLOADED = 3
+
+
+class FaultKind(enum.IntEnum):
+    NONE = 0
+    UNREACHABLE = 1
+    MEMORY_OUT_OF_BOUNDS = 2
+    INTEGER_DIVIDE_BY_ZERO = 3
+    INTEGER_OVERFLOW = 4
+    BAD_CONVERSION_TO_INTEGER = 5
+    STACK_OVERFLOW = 6
+    INDIRECT_CALL_MISMATCH = 7
+    INDIRECT_CALL_NULL = 8
+    BUDGET_EXHAUSTED = 9
+    HOST_ERROR = 10
+    GUEST_REPORTED = 11
+    OTHER = 12
+
+
+@dataclass(frozen=True)
+class PollStats:
+    """Counters since the program was loaded (durations in nanoseconds)."""
+
+    polls: int
+    faults: int
+    last_poll_ns: int
+    max_poll_ns: int
+    mean_poll_ns: int
+    last_fuel_used: int
+
+
+class Program:
+    """One sandboxed guest. Obtain it from :meth:`Runtime.load`.
+
+    A context manager: leaving the block unloads it. Unloading twice is fine;
+    any other use after unload raises :class:`InvalidHandle`.
+    """
+
+    def __init__(self, runtime: "Runtime", handle: Optional[int], name: str) -> None:
+        self._runtime = runtime
+        self._handle = handle
+        self._name = name
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "unloaded" if self._closed else self.state.name.lower()
+        return f"<wasmcell.Program {self._name!r} {state}>"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _mark_closed(self) -> None:
+        self._closed = True
+
+    def _call(self, function: Any, *args: Any) -> None:
+        status = function(self._handle, *args)
+        if status != _ffi.OK:
+            message = _ffi.read_string(_ffi.lib.wasmcell_program_error, self._handle)
+            if not message:
+                message = _ffi.read_string(_ffi.lib.wasmcell_last_error)
+            raise self._runtime._with_host_cause(error_for(status, message))
+
+    def poll(self) -> None:
+        """Runs one cycle. Raises a :class:`FaultError` subclass when the poll
+        faults the program (TrapError, BudgetExceeded, HostError, GuestFault),
+        :class:`FaultedError` while it stays faulted. The GIL is released
+        while the guest runs (and re-taken by Python host functions)."""
+        self._call(_ffi.lib.wasmcell_program_poll)
+
+    def reset(self) -> None:
+        """Fresh instance of the same module (init runs again); clears a fault."""
+        self._call(_ffi.lib.wasmcell_program_reset)
+
+    def reload(self, source: Union[bytes, bytearray, memoryview, str]) -> None:
+        """Hot swap to new code (bytes, or a path). On failure the old version
+        keeps running and the error is raised."""
+        if isinstance(source, str):
+            with open(source, "rb") as file:
+                data = file.read()
+        else:
+            data = bytes(source)
+        self._call(_ffi.lib.wasmcell_program_reload, data, len(data))
+
+    def unload(self) -> None:
+        """Unloads the program. Safe to call twice."""
+        if self._closed:
+            return
+        self._call(_ffi.lib.wasmcell_program_unload)
+        self._closed = True
+
+    close = unload
+
+    def __enter__(self) -> "Program":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._runtime.closed:
+            self.unload()
+
+    @property
+    def state(self) -> ProgramState:
+        value = ctypes.c_int32()
+        self._call(_ffi.lib.wasmcell_program_state, ctypes.byref(value))
+        return ProgramState(value.value)
+
+    @property
+    def fault_kind(self) -> FaultKind:
+        value = ctypes.c_int32()
+        self._call(_ffi.lib.wasmcell_program_fault_kind, ctypes.byref(value))
+        return FaultKind(value.value)
+
+    @property
+    def error(self) -> str:
+        """The fault message while faulted, else the last failed call's message, else ''."""
+        if self._closed:
+            return ""
+        return _ffi.read_string(_ffi.lib.wasmcell_program_error, self._handle)
+
+    @property
+    def stats(self) -> PollStats:
+        raw = _ffi.Stats()
+        self._call(_ffi.lib.wasmcell_program_stats, ctypes.byref(raw))
+        return PollStats(
+            polls=raw.polls,
+            faults=raw.faults,
+            last_poll_ns=raw.last_poll_ns,
+            max_poll_ns=raw.max_poll_ns,
+            mean_poll_ns=raw.mean_poll_ns,
+            last_fuel_used=raw.last_fuel_used,
+        )
+
+    @property
+    def fuel(self) -> int:
+        raise AttributeError("fuel is write-only; see stats.last_fuel_used")
+
+    @fuel.setter
+    def fuel(self, per_poll: int) -> None:
+        """Instruction budget per poll."""
+        self._call(_ffi.lib.wasmcell_program_set_fuel, per_poll)
+
+    def set_memory_limit(self, max_bytes: int) -> None:
+        """Maximum linear memory, applied at the next reset or reload."""
+        self._call(_ffi.lib.wasmcell_program_set_memory_limit, max_bytes)
