@@ -85,7 +85,6 @@ test-c: lib $(C_TESTS) $(BUILD)/asan_test_api
 	$(BUILD)/test_api tests/fixtures
 	$(BUILD)/test_threads tests/fixtures
 	ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:allow_user_segv_handler=1:detect_stack_use_after_return=0 \
-	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/c/lsan.supp:print_suppressions=0 \
 	  $(BUILD)/asan_test_api tests/fixtures
 	@if command -v valgrind >/dev/null; then \
 	  echo "valgrind memcheck: test_api"; \
