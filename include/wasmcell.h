@@ -750,6 +750,20 @@ wasmcell_status wasmcell_runtime_set_default_stack_size(struct wasmcell_runtime 
                                                         uint64_t bytes);
 
 /**
+ * Sets the shape limits checked before compiling modules loaded (or
+ * reloaded) from now on: the number of functions (imported and defined), the
+ * number of imports, and the initial size of each table. A module over any
+ * of them fails with `WASMCELL_ERR_LIMIT` without being compiled. Defaults:
+ * 50 000 functions, 1 000 imports, 100 000 table elements.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_module_limits(struct wasmcell_runtime *rt,
+                                                   uint32_t max_functions,
+                                                   uint32_t max_imports,
+                                                   uint32_t max_table_elements);
+
+/**
  * A static, NUL-terminated description of a status code ("unknown status"
  * for values wasmcell never returns). Never NULL; the string must not be freed.
  *

@@ -69,9 +69,9 @@ impl ModuleMiddleware for BudgetMiddleware {
         let index = module_info
             .globals
             .push(GlobalType::new(Type::I64, Mutability::Var));
-        module_info
-            .global_initializers
-            .push(GlobalInit::I64Const(self.initial_fuel.min(i64::MAX as u64) as i64));
+        module_info.global_initializers.push(GlobalInit::I64Const(
+            self.initial_fuel.min(i64::MAX as u64) as i64,
+        ));
         module_info
             .exports
             .insert(FUEL_GLOBAL_EXPORT.to_string(), ExportIndex::Global(index));

@@ -90,7 +90,10 @@ impl Fault {
         if let Some(host) = error.downcast_ref::<HostCallError>() {
             return Self {
                 kind: host.kind,
-                message: format!("program '{program}': {function}: {}{location}", host.message),
+                message: format!(
+                    "program '{program}': {function}: {}{location}",
+                    host.message
+                ),
             };
         }
         let kind = if budget_exhausted {

@@ -41,9 +41,7 @@ impl Signature {
         let rest = text
             .strip_prefix('(')
             .ok_or_else(|| bad("it must start with '('".into()))?;
-        let close = rest
-            .find(')')
-            .ok_or_else(|| bad("missing ')'".into()))?;
+        let close = rest.find(')').ok_or_else(|| bad("missing ')'".into()))?;
         let (params_text, results_text) = (&rest[..close], &rest[close + 1..]);
         let mut params = Vec::new();
         let mut chars = params_text.chars().peekable();
@@ -55,7 +53,9 @@ impl Signature {
                 'F' => ValKind::F64,
                 '*' => {
                     if chars.next() != Some('~') {
-                        return Err(bad("'*' must be followed by '~' (pointer and length)".into()));
+                        return Err(bad(
+                            "'*' must be followed by '~' (pointer and length)".into()
+                        ));
                     }
                     ValKind::Buf
                 }
@@ -129,7 +129,10 @@ pub enum Val {
     F64(f64),
     /// A guest buffer, already bounds-checked against the guest's memory:
     /// `offset..offset + len` lies inside [`HostCall::memory`].
-    Buf { offset: usize, len: usize },
+    Buf {
+        offset: usize,
+        len: usize,
+    },
 }
 
 impl Val {

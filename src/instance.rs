@@ -6,7 +6,7 @@ use crate::builtins::{builtin, builtin_type};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::host::{HostCall, HostCallError, HostDefinition, Val, ValKind};
-use crate::limits::{with_memory_limit, LimitingTunables, Limits};
+use crate::limits::{check_module_shape, with_memory_limit, LimitingTunables, Limits};
 use crate::log::LogSink;
 use crate::runtime::RuntimeShared;
 use std::borrow::Cow;
@@ -16,8 +16,8 @@ use std::sync::Arc;
 use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder};
 use wasmer::{
     AsStoreRef, Engine, ExternType, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global,
-    Imports, Instance, InstantiationError, Memory, Module, RuntimeError, Store, Type, TypedFunction,
-    Value,
+    Imports, Instance, InstantiationError, Memory, Module, RuntimeError, Store, Type,
+    TypedFunction, Value,
 };
 
 /// A compiled, validated module, shareable between programs.
@@ -172,6 +172,8 @@ pub(crate) fn compile(bytes: &[u8], limits: &Limits) -> Result<CompiledModule> {
         })?)
     };
 
+    check_module_shape(&wasm, limits)?;
+
     // The budget middleware records the index of the global it adds, so it is
     // per module, and so is the engine it is pushed into.
     let mut compiler = Cranelift::default();
@@ -181,7 +183,10 @@ pub(crate) fn compile(bytes: &[u8], limits: &Limits) -> Result<CompiledModule> {
     let engine: Engine = engine.into();
 
     let module = Module::new(&engine, &wasm).map_err(|e| {
-        Error::new(ErrorKind::Compile, format!("invalid WebAssembly module: {e}"))
+        Error::new(
+            ErrorKind::Compile,
+            format!("invalid WebAssembly module: {e}"),
+        )
     })?;
 
     let export_type = |name: &str| {
@@ -255,7 +260,10 @@ pub(crate) fn instantiate(
             let fault = Fault::from_runtime_error(name, "start function", trap, false);
             Error::new(ErrorKind::Instantiate, fault.message)
         }
-        (None, other) => Error::new(ErrorKind::Instantiate, format!("cannot instantiate: {other}")),
+        (None, other) => Error::new(
+            ErrorKind::Instantiate,
+            format!("cannot instantiate: {other}"),
+        ),
     })?;
 
     let memory = instance.exports.get_memory("memory").ok().cloned();
@@ -297,7 +305,10 @@ pub(crate) fn instantiate(
             .map_err(|_| internal("`init`"))?;
         live.set_fuel(limits.fuel_per_poll);
         let result = init.call(&mut live.store).map(|()| 0);
-        if let Some(fault) = live.outcome(name, "init", limits.fuel_per_poll, result).fault {
+        if let Some(fault) = live
+            .outcome(name, "init", limits.fuel_per_poll, result)
+            .fault
+        {
             return Err(Error::new(ErrorKind::Instantiate, fault.message));
         }
     }
@@ -347,7 +358,10 @@ fn link(
                 return Err(mismatch(&provided, "built-in"));
             }
             builtin(store, env, module_name, name).ok_or_else(|| {
-                Error::new(ErrorKind::Internal, format!("built-in {module_name}.{name} missing"))
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("built-in {module_name}.{name} missing"),
+                )
             })?
         } else {
             return Err(Error::new(
@@ -378,28 +392,40 @@ fn show_type(ty: &FunctionType) -> String {
 
 /// Wraps a host definition as a wasm import: converts arguments, bounds-checks
 /// buffers, catches panics and turns error codes into traps.
-fn host_import(store: &mut Store, env: &FunctionEnv<GuestEnv>, definition: HostDefinition) -> Function {
+fn host_import(
+    store: &mut Store,
+    env: &FunctionEnv<GuestEnv>,
+    definition: HostDefinition,
+) -> Function {
     let label: Arc<str> = format!("{}.{}", definition.module, definition.name).into();
     let ty = definition.signature.wasm_type();
-    Function::new_with_env(store, env, ty, move |mut env: FunctionEnvMut<GuestEnv>, raw: &[Value]| {
-        let (guest, store) = env.data_and_store_mut();
-        let memory: &mut [u8] = match &guest.memory {
-            // SAFETY: the guest is suspended inside this import; the slice is
-            // only handed to the callback for the duration of this call, and a
-            // callback cannot re-enter this program (it gets BUSY).
-            Some(memory) => {
-                let view = memory.view(&store);
-                unsafe { std::slice::from_raw_parts_mut(view.data_ptr(), view.data_size() as usize) }
-            }
-            None => &mut [],
-        };
-        let signature = &definition.signature;
-        let fail = |kind: FaultKind, message: String| RuntimeError::user(Box::new(HostCallError { kind, message }));
-        let mut args = Vec::with_capacity(signature.params().len());
-        let mut raw_args = raw.iter();
-        for (index, kind) in signature.params().iter().enumerate() {
-            let mut next = || raw_args.next().cloned().unwrap_or(Value::I32(0));
-            args.push(match (kind, next()) {
+    Function::new_with_env(
+        store,
+        env,
+        ty,
+        move |mut env: FunctionEnvMut<GuestEnv>, raw: &[Value]| {
+            let (guest, store) = env.data_and_store_mut();
+            let memory: &mut [u8] = match &guest.memory {
+                // SAFETY: the guest is suspended inside this import; the slice is
+                // only handed to the callback for the duration of this call, and a
+                // callback cannot re-enter this program (it gets BUSY).
+                Some(memory) => {
+                    let view = memory.view(&store);
+                    unsafe {
+                        std::slice::from_raw_parts_mut(view.data_ptr(), view.data_size() as usize)
+                    }
+                }
+                None => &mut [],
+            };
+            let signature = &definition.signature;
+            let fail = |kind: FaultKind, message: String| {
+                RuntimeError::user(Box::new(HostCallError { kind, message }))
+            };
+            let mut args = Vec::with_capacity(signature.params().len());
+            let mut raw_args = raw.iter();
+            for (index, kind) in signature.params().iter().enumerate() {
+                let mut next = || raw_args.next().cloned().unwrap_or(Value::I32(0));
+                args.push(match (kind, next()) {
                 (ValKind::Buf, Value::I32(ptr)) => {
                     let len = next().unwrap_i32();
                     let (offset, len) = (ptr as u32 as usize, len as u32 as usize);
@@ -420,29 +446,39 @@ fn host_import(store: &mut Store, env: &FunctionEnv<GuestEnv>, definition: HostD
                 (_, Value::F64(v)) => Val::F64(v),
                 (_, other) => return Err(fail(FaultKind::Other, format!("host function `{label}`: unexpected argument {other:?}"))),
             });
-        }
-        let mut results: Vec<Val> = signature.results().iter().map(|k| Val::zero(*k)).collect();
-        let mut call = HostCall {
-            program_name: &guest.program_name,
-            program_tag: guest.program_tag,
-            memory,
-            error_message: None,
-        };
-        let returned = catch_unwind(AssertUnwindSafe(|| definition.function.call(&mut call, &args, &mut results)));
-        match returned {
-            Ok(Ok(())) => {}
-            Ok(Err(code)) => {
-                let detail = call.error_message.map(|m| format!(": {m}")).unwrap_or_default();
-                return Err(fail(
-                    FaultKind::HostError,
-                    format!("host function `{label}` returned error {code}{detail}"),
-                ));
             }
-            Err(_) => return Err(fail(FaultKind::HostError, format!("host function `{label}` panicked"))),
-        }
-        let mut out = Vec::with_capacity(results.len());
-        for (kind, value) in signature.results().iter().zip(results) {
-            out.push(match (kind, value) {
+            let mut results: Vec<Val> = signature.results().iter().map(|k| Val::zero(*k)).collect();
+            let mut call = HostCall {
+                program_name: &guest.program_name,
+                program_tag: guest.program_tag,
+                memory,
+                error_message: None,
+            };
+            let returned = catch_unwind(AssertUnwindSafe(|| {
+                definition.function.call(&mut call, &args, &mut results)
+            }));
+            match returned {
+                Ok(Ok(())) => {}
+                Ok(Err(code)) => {
+                    let detail = call
+                        .error_message
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default();
+                    return Err(fail(
+                        FaultKind::HostError,
+                        format!("host function `{label}` returned error {code}{detail}"),
+                    ));
+                }
+                Err(_) => {
+                    return Err(fail(
+                        FaultKind::HostError,
+                        format!("host function `{label}` panicked"),
+                    ))
+                }
+            }
+            let mut out = Vec::with_capacity(results.len());
+            for (kind, value) in signature.results().iter().zip(results) {
+                out.push(match (kind, value) {
                 (ValKind::I32, Val::I32(v)) => Value::I32(v),
                 (ValKind::I64, Val::I64(v)) => Value::I64(v),
                 (ValKind::F32, Val::F32(v)) => Value::F32(v),
@@ -454,7 +490,8 @@ fn host_import(store: &mut Store, env: &FunctionEnv<GuestEnv>, definition: HostD
                     ))
                 }
             });
-        }
-        Ok(out)
-    })
+            }
+            Ok(out)
+        },
+    )
 }

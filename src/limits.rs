@@ -16,6 +16,12 @@ pub const DEFAULT_FUEL_PER_POLL: u64 = 100_000_000;
 pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
 /// Default maximum size of a module (binary or WAT text) accepted by load.
 pub const DEFAULT_MAX_MODULE_BYTES: u64 = 16 * 1024 * 1024;
+/// Default maximum number of functions (imported and defined) of a module.
+pub const DEFAULT_MAX_FUNCTIONS: u32 = 50_000;
+/// Default maximum number of imports of a module.
+pub const DEFAULT_MAX_IMPORTS: u32 = 1_000;
+/// Default maximum initial size of each table of a module.
+pub const DEFAULT_MAX_TABLE_ELEMENTS: u32 = 100_000;
 /// Default wasm stack of one call.
 pub const DEFAULT_STACK_BYTES: u64 = 512 * 1024;
 
@@ -30,6 +36,13 @@ pub struct Limits {
     pub max_memory_bytes: u64,
     /// Maximum size of the bytes given to load or reload.
     pub max_module_bytes: u64,
+    /// Maximum number of functions (imported and defined); checked before
+    /// compiling, so a module of 100 000 functions costs no compile time.
+    pub max_functions: u32,
+    /// Maximum number of imports.
+    pub max_imports: u32,
+    /// Maximum initial size of each table.
+    pub max_table_elements: u32,
     /// Wasm stack of each call into the guest (clamped to 8 KiB .. 100 MiB);
     /// runaway recursion faults with a stack overflow when it is used up.
     pub stack_bytes: u64,
@@ -41,6 +54,9 @@ impl Default for Limits {
             fuel_per_poll: DEFAULT_FUEL_PER_POLL,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
+            max_functions: DEFAULT_MAX_FUNCTIONS,
+            max_imports: DEFAULT_MAX_IMPORTS,
+            max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
             stack_bytes: DEFAULT_STACK_BYTES,
         }
     }
@@ -149,13 +165,59 @@ impl Tunables for LimitingTunables {
         vm_definition_location: NonNull<VMTableDefinition>,
     ) -> Result<VMTable, String> {
         // SAFETY: forwarded unchanged from wasmer, which guarantees the location.
-        unsafe {
-            self.base
-                .create_vm_table(ty, style, vm_definition_location)
-        }
+        unsafe { self.base.create_vm_table(ty, style, vm_definition_location) }
     }
 
     fn vmconfig(&self) -> &VMConfig {
         &self.vm_config
     }
+}
+
+/// Checks the module's declared sizes against the limits before any compile
+/// work. Malformed sections are left to the compiler, which reports them.
+pub(crate) fn check_module_shape(wasm: &[u8], limits: &Limits) -> crate::Result<()> {
+    use crate::error::{Error, ErrorKind};
+    use wasmer::wasmparser::{Parser, Payload, TypeRef};
+
+    let over = |what: &str, count: u64, limit: u32| {
+        Error::new(
+            ErrorKind::Limit,
+            format!("the module declares {count} {what}, more than the limit of {limit}"),
+        )
+    };
+    let (mut functions, mut imports) = (0u64, 0u64);
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Ok(payload) = payload else { break };
+        match payload {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports().flatten() {
+                    imports += 1;
+                    if matches!(import.ty, TypeRef::Func(_)) {
+                        functions += 1;
+                    }
+                }
+            }
+            Payload::FunctionSection(reader) => functions += u64::from(reader.count()),
+            Payload::TableSection(reader) => {
+                for table in reader.into_iter().flatten() {
+                    if table.ty.initial > u64::from(limits.max_table_elements) {
+                        return Err(over(
+                            "table elements",
+                            table.ty.initial,
+                            limits.max_table_elements,
+                        ));
+                    }
+                }
+            }
+            Payload::CodeSectionStart { .. } => break,
+            _ => {}
+        }
+    }
+    if imports > u64::from(limits.max_imports) {
+        return Err(over("imports", imports, limits.max_imports));
+    }
+    if functions > u64::from(limits.max_functions) {
+        return Err(over("functions", functions, limits.max_functions));
+    }
+    Ok(())
 }

@@ -125,10 +125,14 @@ impl Program {
         limits: Limits,
     ) -> Result<Self> {
         if name.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidArgument, "a program needs a non-empty name"));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a program needs a non-empty name",
+            ));
         }
         let name: Arc<str> = name.into();
-        let with_name = |e: Error| Error::new(e.kind(), format!("loading '{name}': {}", e.message()));
+        let with_name =
+            |e: Error| Error::new(e.kind(), format!("loading '{name}': {}", e.message()));
         let compiled = compile(bytes, &limits).map_err(with_name)?;
         let live = instantiate(runtime, &compiled, &name, 0, &limits).map_err(with_name)?;
         Ok(Self {
@@ -198,7 +202,10 @@ impl Program {
     pub fn set_fuel(&self, per_poll: u64) -> Result<()> {
         self.check_loaded()?;
         if per_poll == 0 {
-            return Err(Error::new(ErrorKind::InvalidArgument, "the instruction budget must be at least 1"));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "the instruction budget must be at least 1",
+            ));
         }
         self.shared.fuel_per_poll.store(per_poll, Ordering::Relaxed);
         self.shared.limits.lock().fuel_per_poll = per_poll;
@@ -220,7 +227,9 @@ impl Program {
     pub fn set_limits(&self, limits: Limits) -> Result<()> {
         self.check_loaded()?;
         validate_limits(&limits)?;
-        self.shared.fuel_per_poll.store(limits.fuel_per_poll, Ordering::Relaxed);
+        self.shared
+            .fuel_per_poll
+            .store(limits.fuel_per_poll, Ordering::Relaxed);
         *self.shared.limits.lock() = limits;
         Ok(())
     }
@@ -275,7 +284,10 @@ impl Program {
                 .unwrap_or_default();
             return Err(Error::new(
                 ErrorKind::Faulted,
-                format!("program '{}' is faulted ({message}); reset or reload it", shared.name),
+                format!(
+                    "program '{}' is faulted ({message}); reset or reload it",
+                    shared.name
+                ),
             ));
         }
         let fuel = shared.fuel_per_poll.load(Ordering::Relaxed);
@@ -291,14 +303,18 @@ impl Program {
         stats.last_poll_ns.store(elapsed, Ordering::Relaxed);
         stats.max_poll_ns.fetch_max(elapsed, Ordering::Relaxed);
         stats.total_poll_ns.fetch_add(elapsed, Ordering::Relaxed);
-        stats.last_fuel_used.store(outcome.fuel_used, Ordering::Relaxed);
+        stats
+            .last_fuel_used
+            .store(outcome.fuel_used, Ordering::Relaxed);
         match outcome.fault {
             None => Ok(()),
             Some(fault) => {
                 stats.faults.fetch_add(1, Ordering::Relaxed);
                 let error = fault.to_error();
                 *shared.fault.lock() = Some(fault);
-                shared.state.store(ProgramState::Faulted as u8, Ordering::Release);
+                shared
+                    .state
+                    .store(ProgramState::Faulted as u8, Ordering::Release);
                 Err(error)
             }
         }
@@ -306,7 +322,11 @@ impl Program {
 
     /// The kind of the current fault, [`FaultKind::None`] if not faulted.
     pub fn fault_kind(&self) -> FaultKind {
-        self.shared.fault.lock().as_ref().map_or(FaultKind::None, |f| f.kind)
+        self.shared
+            .fault
+            .lock()
+            .as_ref()
+            .map_or(FaultKind::None, |f| f.kind)
     }
 
     /// Replaces the instance with a fresh one of the same module (memory and
@@ -320,7 +340,13 @@ impl Program {
             None => return Err(self.unloaded_error()),
         };
         let limits = self.limits();
-        let fresh = instantiate(&shared.runtime, &compiled, &shared.name, self.tag(), &limits);
+        let fresh = instantiate(
+            &shared.runtime,
+            &compiled,
+            &shared.name,
+            self.tag(),
+            &limits,
+        );
         self.install(fresh)
     }
 
@@ -334,8 +360,25 @@ impl Program {
         let shared = &*self.shared;
         let limits = self.limits();
         let fresh = compile(bytes, &limits)
-            .and_then(|compiled| instantiate(&shared.runtime, &compiled, &shared.name, self.tag(), &limits))
-            .map_err(|e| Error::new(e.kind(), format!("reloading '{}': {} (the previous version keeps running)", shared.name, e.message())))?;
+            .and_then(|compiled| {
+                instantiate(
+                    &shared.runtime,
+                    &compiled,
+                    &shared.name,
+                    self.tag(),
+                    &limits,
+                )
+            })
+            .map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!(
+                        "reloading '{}': {} (the previous version keeps running)",
+                        shared.name,
+                        e.message()
+                    ),
+                )
+            })?;
         self.install(Ok(fresh))
     }
 
@@ -349,7 +392,9 @@ impl Program {
             Ok(fresh) => {
                 *live = Some(fresh);
                 *shared.fault.lock() = None;
-                shared.state.store(ProgramState::Ready as u8, Ordering::Release);
+                shared
+                    .state
+                    .store(ProgramState::Ready as u8, Ordering::Release);
                 Ok(())
             }
             Err(error) => {
@@ -357,7 +402,9 @@ impl Program {
                     kind: FaultKind::Other,
                     message: error.message().to_string(),
                 });
-                shared.state.store(ProgramState::Faulted as u8, Ordering::Release);
+                shared
+                    .state
+                    .store(ProgramState::Faulted as u8, Ordering::Release);
                 Err(error)
             }
         }
@@ -370,7 +417,9 @@ impl Program {
         let instance = self.shared.live.lock().take();
         match instance {
             Some(instance) => {
-                self.shared.state.store(ProgramState::Unloaded as u8, Ordering::Release);
+                self.shared
+                    .state
+                    .store(ProgramState::Unloaded as u8, Ordering::Release);
                 drop(instance);
                 Ok(())
             }

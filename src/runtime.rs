@@ -63,7 +63,10 @@ impl RuntimeShared {
 
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::new(ErrorKind::InvalidHandle, "the runtime is closed"));
+            return Err(Error::new(
+                ErrorKind::InvalidHandle,
+                "the runtime is closed",
+            ));
         }
         Ok(())
     }

@@ -11,7 +11,11 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// A runtime whose guest output is captured, with `test.tick(i)` recording its argument.
-fn runtime_with_capture() -> (Runtime, Arc<Mutex<Vec<(String, LogLevel, String)>>>, Arc<AtomicI32>) {
+fn runtime_with_capture() -> (
+    Runtime,
+    Arc<Mutex<Vec<(String, LogLevel, String)>>>,
+    Arc<AtomicI32>,
+) {
     let rt = Runtime::default();
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
@@ -24,12 +28,17 @@ fn runtime_with_capture() -> (Runtime, Arc<Mutex<Vec<(String, LogLevel, String)>
     });
     let ticks = Arc::new(AtomicI32::new(0));
     let seen = ticks.clone();
-    rt.define("test", "tick", "(i)", move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
-        if let Val::I32(n) = args[0] {
-            seen.store(n, Ordering::SeqCst);
-        }
-        Ok(())
-    })
+    rt.define(
+        "test",
+        "tick",
+        "(i)",
+        move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
+            if let Val::I32(n) = args[0] {
+                seen.store(n, Ordering::SeqCst);
+            }
+            Ok(())
+        },
+    )
     .unwrap();
     (rt, lines, ticks)
 }
@@ -69,7 +78,11 @@ fn a_trap_faults_the_program_until_reset() {
     let err = program.poll().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Trap);
     assert!(err.message().contains("unreachable"), "{}", err.message());
-    assert!(err.message().contains("explode"), "names the wasm function: {}", err.message());
+    assert!(
+        err.message().contains("explode"),
+        "names the wasm function: {}",
+        err.message()
+    );
     assert_eq!(program.state(), ProgramState::Faulted);
     assert_eq!(program.fault_kind(), FaultKind::Unreachable);
     let again = program.poll().unwrap_err();
@@ -124,22 +137,33 @@ fn a_memory_bomb_is_refused_inside_the_guest() {
     let rt = Runtime::default();
     let grew = Arc::new(AtomicI32::new(0));
     let seen = grew.clone();
-    rt.define("test", "grew", "(i)", move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
-        if let Val::I32(n) = args[0] {
-            seen.store(n, Ordering::SeqCst);
-        }
-        Ok(())
-    })
+    rt.define(
+        "test",
+        "grew",
+        "(i)",
+        move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
+            if let Val::I32(n) = args[0] {
+                seen.store(n, Ordering::SeqCst);
+            }
+            Ok(())
+        },
+    )
     .unwrap();
     let program = rt.load("bomb", &fixture("memory_bomb.wat")).unwrap();
     program.poll().unwrap();
-    assert_eq!(grew.load(Ordering::SeqCst), -1, "memory.grow past the limit returns -1");
+    assert_eq!(
+        grew.load(Ordering::SeqCst),
+        -1,
+        "memory.grow past the limit returns -1"
+    );
 }
 
 #[test]
 fn a_module_whose_initial_memory_exceeds_the_limit_fails_to_load() {
     let rt = Runtime::default();
-    let err = rt.load("huge", &fixture("huge_memory_minimum.wat")).unwrap_err();
+    let err = rt
+        .load("huge", &fixture("huge_memory_minimum.wat"))
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Limit, "{err}");
     assert!(err.message().contains("memory limit"), "{err}");
     rt.set_default_limits(Limits {
@@ -147,20 +171,45 @@ fn a_module_whose_initial_memory_exceeds_the_limit_fails_to_load() {
         ..Limits::default()
     })
     .unwrap();
-    rt.load("huge", &fixture("huge_memory_minimum.wat")).unwrap();
+    rt.load("huge", &fixture("huge_memory_minimum.wat"))
+        .unwrap();
 }
 
 #[test]
 fn load_errors_are_distinguished() {
     let rt = Runtime::default();
     let cases: &[(&[u8], ErrorKind, &str)] = &[
-        (b"\0asm\x01\0\0\0\xff", ErrorKind::Compile, "invalid WebAssembly"),
-        (b"definitely not wasm", ErrorKind::Compile, "not a WebAssembly module"),
+        (
+            b"\0asm\x01\0\0\0\xff",
+            ErrorKind::Compile,
+            "invalid WebAssembly",
+        ),
+        (
+            b"definitely not wasm",
+            ErrorKind::Compile,
+            "not a WebAssembly module",
+        ),
         (&[0xff, 0xfe, 0x00], ErrorKind::Compile, "not UTF-8"),
-        (&fixture("no_poll.wat"), ErrorKind::Link, "does not export a `poll`"),
-        (&fixture("bad_poll_signature.wat"), ErrorKind::Link, "export `poll` has type"),
-        (&fixture("missing_import.wat"), ErrorKind::Link, "plant.read_valve"),
-        (&fixture("start_trap.wat"), ErrorKind::Instantiate, "start function"),
+        (
+            &fixture("no_poll.wat"),
+            ErrorKind::Link,
+            "does not export a `poll`",
+        ),
+        (
+            &fixture("bad_poll_signature.wat"),
+            ErrorKind::Link,
+            "export `poll` has type",
+        ),
+        (
+            &fixture("missing_import.wat"),
+            ErrorKind::Link,
+            "plant.read_valve",
+        ),
+        (
+            &fixture("start_trap.wat"),
+            ErrorKind::Instantiate,
+            "start function",
+        ),
         (&fixture("init_trap.wat"), ErrorKind::Instantiate, "init"),
     ];
     for (bytes, kind, needle) in cases {
@@ -173,8 +222,13 @@ fn load_errors_are_distinguished() {
 #[test]
 fn an_import_with_the_wrong_type_is_a_link_error() {
     let rt = Runtime::default();
-    rt.define("test", "tick", "(I)", |_: &mut wasmcell::HostCall<'_>, _: &[Val], _: &mut [Val]| Ok(()))
-        .unwrap();
+    rt.define(
+        "test",
+        "tick",
+        "(I)",
+        |_: &mut wasmcell::HostCall<'_>, _: &[Val], _: &mut [Val]| Ok(()),
+    )
+    .unwrap();
     let err = rt.load("counter", &fixture("counter.wat")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Link);
     assert!(err.message().contains("test.tick"), "{err}");
@@ -187,28 +241,43 @@ fn host_functions_get_buffers_scalars_and_can_fail() {
     let actuator = Arc::new(AtomicI32::new(-1));
     let sensor = Arc::new(AtomicI64::new(80));
     let (s, a, r) = (sent.clone(), actuator.clone(), sensor.clone());
-    rt.define("plant", "read_sensor", "(i)F", move |_: &mut wasmcell::HostCall<'_>, _: &[Val], out: &mut [Val]| {
-        out[0] = Val::F64(r.load(Ordering::SeqCst) as f64);
-        Ok(())
-    })
+    rt.define(
+        "plant",
+        "read_sensor",
+        "(i)F",
+        move |_: &mut wasmcell::HostCall<'_>, _: &[Val], out: &mut [Val]| {
+            out[0] = Val::F64(r.load(Ordering::SeqCst) as f64);
+            Ok(())
+        },
+    )
     .unwrap();
-    rt.define("plant", "set_actuator", "(ii)", move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
-        if let Val::I32(v) = args[1] {
-            a.store(v, Ordering::SeqCst);
-        }
-        Ok(())
-    })
+    rt.define(
+        "plant",
+        "set_actuator",
+        "(ii)",
+        move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
+            if let Val::I32(v) = args[1] {
+                a.store(v, Ordering::SeqCst);
+            }
+            Ok(())
+        },
+    )
     .unwrap();
-    rt.define("plant", "send", "(*~)i", move |call: &mut wasmcell::HostCall<'_>, args: &[Val], out: &mut [Val]| {
-        let bytes = call.buf(&args[0]).unwrap().to_vec();
-        if bytes == b"cycle" && s.lock().unwrap().len() >= 2 {
-            call.set_error_message("queue full");
-            return Err(42);
-        }
-        s.lock().unwrap().push(bytes);
-        out[0] = Val::I32(0);
-        Ok(())
-    })
+    rt.define(
+        "plant",
+        "send",
+        "(*~)i",
+        move |call: &mut wasmcell::HostCall<'_>, args: &[Val], out: &mut [Val]| {
+            let bytes = call.buf(&args[0]).unwrap().to_vec();
+            if bytes == b"cycle" && s.lock().unwrap().len() >= 2 {
+                call.set_error_message("queue full");
+                return Err(42);
+            }
+            s.lock().unwrap().push(bytes);
+            out[0] = Val::I32(0);
+            Ok(())
+        },
+    )
     .unwrap();
     let program = rt.load("plant", &fixture("callbacks.wat")).unwrap();
     program.poll().unwrap();
@@ -216,7 +285,10 @@ fn host_functions_get_buffers_scalars_and_can_fail() {
     sensor.store(10, Ordering::SeqCst);
     program.poll().unwrap();
     assert_eq!(actuator.load(Ordering::SeqCst), 0);
-    assert_eq!(sent.lock().unwrap().as_slice(), &[b"cycle".to_vec(), b"cycle".to_vec()]);
+    assert_eq!(
+        sent.lock().unwrap().as_slice(),
+        &[b"cycle".to_vec(), b"cycle".to_vec()]
+    );
     let err = program.poll().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Host);
     assert!(err.message().contains("plant.send"), "{err}");
@@ -227,9 +299,14 @@ fn host_functions_get_buffers_scalars_and_can_fail() {
 #[test]
 fn a_panicking_host_function_faults_only_its_program() {
     let rt = Runtime::default();
-    rt.define("test", "tick", "(i)", |_: &mut wasmcell::HostCall<'_>, _: &[Val], _: &mut [Val]| -> Result<(), i32> {
-        panic!("sensor driver bug")
-    })
+    rt.define(
+        "test",
+        "tick",
+        "(i)",
+        |_: &mut wasmcell::HostCall<'_>, _: &[Val], _: &mut [Val]| -> Result<(), i32> {
+            panic!("sensor driver bug")
+        },
+    )
     .unwrap();
     let program = rt.load("counter", &fixture("counter.wat")).unwrap();
     let err = program.poll().unwrap_err();
@@ -253,12 +330,17 @@ fn logging_and_a_replaceable_clock() {
     let (rt, lines, _) = runtime_with_capture();
     let time = Arc::new(AtomicI64::new(0));
     let seen = time.clone();
-    rt.define("test", "time", "(I)", move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
-        if let Val::I64(t) = args[0] {
-            seen.store(t, Ordering::SeqCst);
-        }
-        Ok(())
-    })
+    rt.define(
+        "test",
+        "time",
+        "(I)",
+        move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
+            if let Val::I64(t) = args[0] {
+                seen.store(t, Ordering::SeqCst);
+            }
+            Ok(())
+        },
+    )
     .unwrap();
     rt.set_clock(|| 123_456_789i64);
     let program = rt.load("logger", &fixture("logger.wat")).unwrap();
@@ -266,7 +348,11 @@ fn logging_and_a_replaceable_clock() {
     assert_eq!(time.load(Ordering::SeqCst), 123_456_789);
     assert_eq!(
         lines.lock().unwrap().as_slice(),
-        &[("logger".to_string(), LogLevel::Warn, "warn line".to_string())]
+        &[(
+            "logger".to_string(),
+            LogLevel::Warn,
+            "warn line".to_string()
+        )]
     );
     rt.reset_clock();
     program.poll().unwrap();
@@ -279,15 +365,25 @@ fn a_callback_that_reenters_its_program_gets_busy() {
     let slot: Arc<Mutex<Option<wasmcell::Program>>> = Arc::new(Mutex::new(None));
     let kinds = Arc::new(Mutex::new(Vec::new()));
     let (s, k) = (slot.clone(), kinds.clone());
-    rt.define("test", "reenter", "()", move |_: &mut wasmcell::HostCall<'_>, _: &[Val], _: &mut [Val]| {
-        let program = s.lock().unwrap().clone().unwrap();
-        let mut k = k.lock().unwrap();
-        k.push(program.poll().unwrap_err().kind());
-        k.push(program.reset().unwrap_err().kind());
-        k.push(program.reload(b"(module (func (export \"poll\")))").unwrap_err().kind());
-        k.push(program.unload().unwrap_err().kind());
-        Ok(())
-    })
+    rt.define(
+        "test",
+        "reenter",
+        "()",
+        move |_: &mut wasmcell::HostCall<'_>, _: &[Val], _: &mut [Val]| {
+            let program = s.lock().unwrap().clone().unwrap();
+            let mut k = k.lock().unwrap();
+            k.push(program.poll().unwrap_err().kind());
+            k.push(program.reset().unwrap_err().kind());
+            k.push(
+                program
+                    .reload(b"(module (func (export \"poll\")))")
+                    .unwrap_err()
+                    .kind(),
+            );
+            k.push(program.unload().unwrap_err().kind());
+            Ok(())
+        },
+    )
     .unwrap();
     let program = rt.load("re", &fixture("reenter.wat")).unwrap();
     *slot.lock().unwrap() = Some(program.clone());
@@ -303,11 +399,17 @@ fn unload_and_close_invalidate() {
     program.unload().unwrap();
     assert_eq!(program.state(), ProgramState::Unloaded);
     assert_eq!(program.poll().unwrap_err().kind(), ErrorKind::InvalidHandle);
-    assert_eq!(program.unload().unwrap_err().kind(), ErrorKind::InvalidHandle);
+    assert_eq!(
+        program.unload().unwrap_err().kind(),
+        ErrorKind::InvalidHandle
+    );
     let other = rt.load("counter2", &fixture("counter.wat")).unwrap();
     rt.close().unwrap();
     assert_eq!(other.poll().unwrap_err().kind(), ErrorKind::InvalidHandle);
-    assert_eq!(rt.load("x", &fixture("hello.wat")).unwrap_err().kind(), ErrorKind::InvalidHandle);
+    assert_eq!(
+        rt.load("x", &fixture("hello.wat")).unwrap_err().kind(),
+        ErrorKind::InvalidHandle
+    );
     rt.close().unwrap();
 }
 
@@ -336,7 +438,11 @@ fn reload_swaps_and_a_failed_reload_keeps_the_old_program() {
     assert!(program.poll().is_err());
     let err = program.reload(b"not wasm").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Compile);
-    assert_eq!(program.state(), ProgramState::Faulted, "failed reload changes nothing");
+    assert_eq!(
+        program.state(),
+        ProgramState::Faulted,
+        "failed reload changes nothing"
+    );
     program.reload(&fixture("counter.wat")).unwrap();
     assert_eq!(program.state(), ProgramState::Ready);
     program.poll().unwrap();

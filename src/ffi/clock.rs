@@ -1,6 +1,6 @@
 //! C API of the clock guests read.
 
-use super::runtime::{with_runtime, wasmcell_runtime};
+use super::runtime::{wasmcell_runtime, with_runtime};
 use super::status::wasmcell_status;
 use std::ffi::c_void;
 
@@ -41,7 +41,10 @@ pub extern "C" fn wasmcell_runtime_set_clock(
 ) -> wasmcell_status {
     with_runtime(rt, |entry| {
         match r#fn {
-            Some(callback) => entry.runtime.set_clock(CClock { callback, user_data }),
+            Some(callback) => entry.runtime.set_clock(CClock {
+                callback,
+                user_data,
+            }),
             None => entry.runtime.reset_clock(),
         }
         Ok(())

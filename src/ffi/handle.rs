@@ -65,7 +65,10 @@ impl Table {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
-                self.slots.push(Slot { generation: 1, entry: None });
+                self.slots.push(Slot {
+                    generation: 1,
+                    entry: None,
+                });
                 (self.slots.len() - 1) as u32
             }
         };
@@ -90,8 +93,14 @@ impl Table {
             .filter(|_| slot.generation & GENERATION_MASK == generation)
             .ok_or_else(|| invalid(&format!("stale {what} handle (already freed or unloaded)")))?;
         if found_kind != kind {
-            let other = if found_kind == KIND_RUNTIME { "runtime" } else { "program" };
-            return Err(invalid(&format!("a {other} handle was passed where a {what} handle is expected")));
+            let other = if found_kind == KIND_RUNTIME {
+                "runtime"
+            } else {
+                "program"
+            };
+            return Err(invalid(&format!(
+                "a {other} handle was passed where a {what} handle is expected"
+            )));
         }
         Ok((index, entry))
     }
@@ -161,7 +170,9 @@ pub(crate) fn remove_runtime(handle: usize) -> Result<(), Error> {
         .slots
         .iter()
         .enumerate()
-        .filter(|(_, slot)| matches!(&slot.entry, Some(Entry::Program(p)) if p.runtime_slot == index))
+        .filter(
+            |(_, slot)| matches!(&slot.entry, Some(Entry::Program(p)) if p.runtime_slot == index),
+        )
         .map(|(i, _)| i as u32)
         .collect();
     for orphan in orphans {
@@ -176,7 +187,8 @@ mod tests {
 
     #[test]
     fn handles_round_trip_and_never_encode_null() {
-        for (kind, index, generation) in [(1, 0, 1), (2, 7, 3), (1, u32::MAX - 1, GENERATION_MASK)] {
+        for (kind, index, generation) in [(1, 0, 1), (2, 7, 3), (1, u32::MAX - 1, GENERATION_MASK)]
+        {
             let handle = encode(kind, index, generation);
             assert_ne!(handle, 0);
             assert_eq!(decode(handle), Some((kind, index, generation)));
@@ -187,12 +199,21 @@ mod tests {
     fn stale_wrong_kind_and_null_handles_are_refused() {
         let runtime = insert_runtime(Runtime::default());
         assert!(self::runtime(runtime).is_ok());
-        assert_eq!(program(runtime).err().unwrap().kind(), ErrorKind::InvalidHandle);
-        assert_eq!(self::runtime(0).err().unwrap().kind(), ErrorKind::InvalidHandle);
+        assert_eq!(
+            program(runtime).err().unwrap().kind(),
+            ErrorKind::InvalidHandle
+        );
+        assert_eq!(
+            self::runtime(0).err().unwrap().kind(),
+            ErrorKind::InvalidHandle
+        );
         remove_runtime(runtime).unwrap();
         let stale = self::runtime(runtime).err().unwrap();
         assert!(stale.message().contains("stale"), "{stale}");
-        assert_eq!(remove_runtime(runtime).unwrap_err().kind(), ErrorKind::InvalidHandle);
+        assert_eq!(
+            remove_runtime(runtime).unwrap_err().kind(),
+            ErrorKind::InvalidHandle
+        );
         // A new runtime reusing the slot does not revive the old handle.
         let reused = insert_runtime(Runtime::default());
         assert_ne!(reused, runtime);

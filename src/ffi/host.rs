@@ -2,7 +2,7 @@
 //! with the call it is serving.
 
 use super::program::wasmcell_program;
-use super::runtime::{invalid_argument, with_runtime, wasmcell_runtime};
+use super::runtime::{invalid_argument, wasmcell_runtime, with_runtime};
 use super::status::{guard, guard_quiet, wasmcell_status};
 use super::text::{borrow_str, copy_out, write_out};
 use crate::error::{Error, ErrorKind};
@@ -76,7 +76,14 @@ thread_local! {
 
 /// A C callback with its user data, as the core sees a host function.
 struct CHostFunction {
-    callback: unsafe extern "C" fn(*mut c_void, *mut wasmcell_call, *const wasmcell_val, usize, *mut wasmcell_val, usize) -> i32,
+    callback: unsafe extern "C" fn(
+        *mut c_void,
+        *mut wasmcell_call,
+        *const wasmcell_val,
+        usize,
+        *mut wasmcell_val,
+        usize,
+    ) -> i32,
     user_data: *mut c_void,
     free: wasmcell_free_fn,
     /// False until the definition succeeded: a failed define must not free.
@@ -122,7 +129,10 @@ impl HostFunction for CHostFunction {
                 Val::F64(v) => wasmcell_val { f64: v },
                 // SAFETY: the core checked offset + len against the memory size.
                 Val::Buf { offset, len } => wasmcell_val {
-                    buf: wasmcell_buf { ptr: unsafe { memory.add(offset) }, len },
+                    buf: wasmcell_buf {
+                        ptr: unsafe { memory.add(offset) },
+                        len,
+                    },
                 },
             };
         }
@@ -167,7 +177,10 @@ impl HostFunction for CHostFunction {
 }
 
 /// Runs `f` on the call behind `call` if it is being served on this thread.
-fn with_call<R>(call: *mut wasmcell_call, f: impl FnOnce(&mut HostCall<'_>) -> Result<R, Error>) -> Result<R, Error> {
+fn with_call<R>(
+    call: *mut wasmcell_call,
+    f: impl FnOnce(&mut HostCall<'_>) -> Result<R, Error>,
+) -> Result<R, Error> {
     let address = call as usize;
     let active = ACTIVE_CALLS.with(|calls| address != 0 && calls.borrow().contains(&address));
     if !active {
@@ -244,7 +257,10 @@ pub extern "C" fn wasmcell_runtime_define(
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
 /// `WASMCELL_ERR_INVALID_HANDLE` (call not active). Callback thread only.
 #[no_mangle]
-pub extern "C" fn wasmcell_call_program(call: *mut wasmcell_call, out: *mut *mut wasmcell_program) -> wasmcell_status {
+pub extern "C" fn wasmcell_call_program(
+    call: *mut wasmcell_call,
+    out: *mut *mut wasmcell_program,
+) -> wasmcell_status {
     guard(|| {
         let tag = with_call(call, |call| Ok(call.program_tag()))?;
         write_out(out, std::ptr::without_provenance_mut(tag as usize), "out")
@@ -274,14 +290,22 @@ pub extern "C" fn wasmcell_call_program_name(
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (NULL out-pointer),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
 #[no_mangle]
-pub extern "C" fn wasmcell_call_memory(call: *mut wasmcell_call, data: *mut *mut u8, len: *mut usize) -> wasmcell_status {
+pub extern "C" fn wasmcell_call_memory(
+    call: *mut wasmcell_call,
+    data: *mut *mut u8,
+    len: *mut usize,
+) -> wasmcell_status {
     guard(|| {
         if data.is_null() || len.is_null() {
             return Err(invalid_argument("data and len must not be NULL"));
         }
         let (ptr, size) = with_call(call, |call| {
             let memory = call.memory();
-            let ptr = if memory.is_empty() { std::ptr::null_mut() } else { memory.as_mut_ptr() };
+            let ptr = if memory.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                memory.as_mut_ptr()
+            };
             Ok((ptr, memory.len()))
         })?;
         write_out(data, ptr, "data")?;
@@ -296,7 +320,10 @@ pub extern "C" fn wasmcell_call_memory(call: *mut wasmcell_call, data: *mut *mut
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (NULL or not UTF-8),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
 #[no_mangle]
-pub extern "C" fn wasmcell_call_set_error(call: *mut wasmcell_call, message: *const c_char) -> wasmcell_status {
+pub extern "C" fn wasmcell_call_set_error(
+    call: *mut wasmcell_call,
+    message: *const c_char,
+) -> wasmcell_status {
     guard_quiet(|| {
         let message = borrow_str(message, "message")?;
         with_call(call, |call| {

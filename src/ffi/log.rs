@@ -1,6 +1,6 @@
 //! C API of the log sink.
 
-use super::runtime::{with_runtime, wasmcell_runtime};
+use super::runtime::{wasmcell_runtime, with_runtime};
 use super::status::wasmcell_status;
 use crate::log::LogLevel;
 use std::ffi::{c_char, c_void};
@@ -32,7 +32,8 @@ pub type wasmcell_log_fn = Option<
 >;
 
 struct CLogSink {
-    callback: unsafe extern "C" fn(*mut c_void, *const c_char, wasmcell_log_level, *const c_char, usize),
+    callback:
+        unsafe extern "C" fn(*mut c_void, *const c_char, wasmcell_log_level, *const c_char, usize),
     user_data: *mut c_void,
 }
 
@@ -83,7 +84,10 @@ pub extern "C" fn wasmcell_runtime_set_log(
 ) -> wasmcell_status {
     with_runtime(rt, |entry| {
         match r#fn {
-            Some(callback) => entry.runtime.set_log_sink(CLogSink { callback, user_data }),
+            Some(callback) => entry.runtime.set_log_sink(CLogSink {
+                callback,
+                user_data,
+            }),
             None => entry.runtime.reset_log_sink(),
         }
         Ok(())

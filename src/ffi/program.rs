@@ -1,7 +1,7 @@
 //! C API of [`crate::Program`].
 
 use super::handle::{self, ProgramEntry};
-use super::runtime::{to_handle, with_runtime, wasmcell_runtime};
+use super::runtime::{to_handle, wasmcell_runtime, with_runtime};
 use super::status::{guard, guard_quiet, wasmcell_status};
 use super::text::{borrow_bytes, borrow_str, copy_out, write_out};
 use crate::error::Result;
@@ -46,7 +46,10 @@ fn to_program_handle(program: *mut wasmcell_program) -> usize {
 
 /// Runs `f` on the program behind `p`; a failure that is not a fault of the
 /// program (those are kept by the program itself) is kept as its last error.
-fn with_program(p: *mut wasmcell_program, f: impl FnOnce(&Arc<ProgramEntry>) -> Result<()>) -> wasmcell_status {
+fn with_program(
+    p: *mut wasmcell_program,
+    f: impl FnOnce(&Arc<ProgramEntry>) -> Result<()>,
+) -> wasmcell_status {
     guard(|| {
         let entry = handle::program(to_program_handle(p))?;
         f(&entry).inspect_err(|error| *entry.last_error.lock() = error.message().to_string())
@@ -112,7 +115,11 @@ pub extern "C" fn wasmcell_program_load_file(
     })
 }
 
-fn register(rt: *mut wasmcell_runtime, program: crate::Program, out: *mut *mut wasmcell_program) -> Result<()> {
+fn register(
+    rt: *mut wasmcell_runtime,
+    program: crate::Program,
+    out: *mut *mut wasmcell_program,
+) -> Result<()> {
     match handle::insert_program(to_handle(rt), program.clone()) {
         Ok(handle) => {
             program.set_tag(handle as u64);
@@ -155,7 +162,11 @@ pub extern "C" fn wasmcell_program_poll(p: *mut wasmcell_program) -> wasmcell_st
 /// `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`.
 /// Thread safety: any thread.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_reload(p: *mut wasmcell_program, bytes: *const u8, len: usize) -> wasmcell_status {
+pub extern "C" fn wasmcell_program_reload(
+    p: *mut wasmcell_program,
+    bytes: *const u8,
+    len: usize,
+) -> wasmcell_status {
     with_program(p, |entry| {
         let bytes = borrow_bytes(bytes, len, "bytes")?;
         entry.program.reload(bytes)?;
@@ -201,7 +212,10 @@ pub extern "C" fn wasmcell_program_unload(p: *mut wasmcell_program) -> wasmcell_
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_state(p: *mut wasmcell_program, state: *mut wasmcell_state) -> wasmcell_status {
+pub extern "C" fn wasmcell_program_state(
+    p: *mut wasmcell_program,
+    state: *mut wasmcell_state,
+) -> wasmcell_status {
     guard(|| {
         let entry = handle::program(to_program_handle(p))?;
         write_out(state, entry.program.state() as wasmcell_state, "state")
@@ -241,7 +255,10 @@ pub extern "C" fn wasmcell_program_error(
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_fault_kind(p: *mut wasmcell_program, kind: *mut wasmcell_fault) -> wasmcell_status {
+pub extern "C" fn wasmcell_program_fault_kind(
+    p: *mut wasmcell_program,
+    kind: *mut wasmcell_fault,
+) -> wasmcell_status {
     guard(|| {
         let entry = handle::program(to_program_handle(p))?;
         write_out(kind, entry.program.fault_kind() as wasmcell_fault, "kind")
@@ -256,7 +273,10 @@ pub extern "C" fn wasmcell_program_fault_kind(p: *mut wasmcell_program, kind: *m
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread; does not wait for a running poll.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_set_fuel(p: *mut wasmcell_program, per_poll: u64) -> wasmcell_status {
+pub extern "C" fn wasmcell_program_set_fuel(
+    p: *mut wasmcell_program,
+    per_poll: u64,
+) -> wasmcell_status {
     with_program(p, |entry| entry.program.set_fuel(per_poll))
 }
 
@@ -265,7 +285,10 @@ pub extern "C" fn wasmcell_program_set_fuel(p: *mut wasmcell_program, per_poll: 
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_set_memory_limit(p: *mut wasmcell_program, bytes: u64) -> wasmcell_status {
+pub extern "C" fn wasmcell_program_set_memory_limit(
+    p: *mut wasmcell_program,
+    bytes: u64,
+) -> wasmcell_status {
     with_program(p, |entry| {
         let mut limits = entry.program.limits();
         limits.max_memory_bytes = bytes;
@@ -278,7 +301,10 @@ pub extern "C" fn wasmcell_program_set_memory_limit(p: *mut wasmcell_program, by
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_stats(p: *mut wasmcell_program, stats: *mut wasmcell_stats) -> wasmcell_status {
+pub extern "C" fn wasmcell_program_stats(
+    p: *mut wasmcell_program,
+    stats: *mut wasmcell_stats,
+) -> wasmcell_status {
     guard(|| {
         let entry = handle::program(to_program_handle(p))?;
         let s = entry.program.stats();
@@ -349,8 +375,14 @@ mod tests {
         assert_eq!(WASMCELL_STATE_READY, ProgramState::Ready as i32);
         assert_eq!(WASMCELL_STATE_FAULTED, ProgramState::Faulted as i32);
         assert_eq!(WASMCELL_FAULT_NONE, FaultKind::None as i32);
-        assert_eq!(WASMCELL_FAULT_STACK_OVERFLOW, FaultKind::StackOverflow as i32);
-        assert_eq!(WASMCELL_FAULT_BUDGET_EXHAUSTED, FaultKind::BudgetExhausted as i32);
+        assert_eq!(
+            WASMCELL_FAULT_STACK_OVERFLOW,
+            FaultKind::StackOverflow as i32
+        );
+        assert_eq!(
+            WASMCELL_FAULT_BUDGET_EXHAUSTED,
+            FaultKind::BudgetExhausted as i32
+        );
         assert_eq!(WASMCELL_FAULT_OTHER, FaultKind::Other as i32);
     }
 }

@@ -110,7 +110,10 @@ pub extern "C" fn wasmcell_runtime_error(
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_default_fuel(rt: *mut wasmcell_runtime, per_poll: u64) -> wasmcell_status {
+pub extern "C" fn wasmcell_runtime_set_default_fuel(
+    rt: *mut wasmcell_runtime,
+    per_poll: u64,
+) -> wasmcell_status {
     update_limits(rt, |limits| limits.fuel_per_poll = per_poll)
 }
 
@@ -121,7 +124,10 @@ pub extern "C" fn wasmcell_runtime_set_default_fuel(rt: *mut wasmcell_runtime, p
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_default_memory_limit(rt: *mut wasmcell_runtime, bytes: u64) -> wasmcell_status {
+pub extern "C" fn wasmcell_runtime_set_default_memory_limit(
+    rt: *mut wasmcell_runtime,
+    bytes: u64,
+) -> wasmcell_status {
     update_limits(rt, |limits| limits.max_memory_bytes = bytes)
 }
 
@@ -131,7 +137,10 @@ pub extern "C" fn wasmcell_runtime_set_default_memory_limit(rt: *mut wasmcell_ru
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_max_module_size(rt: *mut wasmcell_runtime, bytes: u64) -> wasmcell_status {
+pub extern "C" fn wasmcell_runtime_set_max_module_size(
+    rt: *mut wasmcell_runtime,
+    bytes: u64,
+) -> wasmcell_status {
     update_limits(rt, |limits| limits.max_module_bytes = bytes)
 }
 
@@ -141,10 +150,34 @@ pub extern "C" fn wasmcell_runtime_set_max_module_size(rt: *mut wasmcell_runtime
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_default_stack_size(rt: *mut wasmcell_runtime, bytes: u64) -> wasmcell_status {
+pub extern "C" fn wasmcell_runtime_set_default_stack_size(
+    rt: *mut wasmcell_runtime,
+    bytes: u64,
+) -> wasmcell_status {
     update_limits(rt, |limits| limits.stack_bytes = bytes)
 }
 
 pub(crate) fn invalid_argument(message: &str) -> Error {
     Error::new(crate::error::ErrorKind::InvalidArgument, message)
+}
+
+/// Sets the shape limits checked before compiling modules loaded (or
+/// reloaded) from now on: the number of functions (imported and defined), the
+/// number of imports, and the initial size of each table. A module over any
+/// of them fails with `WASMCELL_ERR_LIMIT` without being compiled. Defaults:
+/// 50 000 functions, 1 000 imports, 100 000 table elements.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_set_module_limits(
+    rt: *mut wasmcell_runtime,
+    max_functions: u32,
+    max_imports: u32,
+    max_table_elements: u32,
+) -> wasmcell_status {
+    update_limits(rt, |limits| {
+        limits.max_functions = max_functions;
+        limits.max_imports = max_imports;
+        limits.max_table_elements = max_table_elements;
+    })
 }

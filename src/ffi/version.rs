@@ -34,9 +34,8 @@ mod tests {
 
     #[test]
     fn header_macros_match_the_crate_version() {
-        let expected = format!(
-            "{WASMCELL_VERSION_MAJOR}.{WASMCELL_VERSION_MINOR}.{WASMCELL_VERSION_PATCH}"
-        );
+        let expected =
+            format!("{WASMCELL_VERSION_MAJOR}.{WASMCELL_VERSION_MINOR}.{WASMCELL_VERSION_PATCH}");
         assert_eq!(expected, env!("CARGO_PKG_VERSION"));
         let text = unsafe { std::ffi::CStr::from_ptr(wasmcell_version()) };
         assert_eq!(text.to_str().unwrap(), expected);

@@ -1,0 +1,56 @@
+//! Helpers shared by the Rust integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Whether rustc can build wasm32-unknown-unknown guests here.
+pub fn wasm32_available() -> bool {
+    Command::new("rustc")
+        .args([
+            "--print",
+            "target-libdir",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).is_dir())
+        .unwrap_or(false)
+}
+
+/// Compiles `guest/<source>` to wasm with extra rustc flags, or None (with a
+/// note on stderr) when the wasm32 target is not installed.
+pub fn build_rust_guest(source: &str, output: &str, flags: &[&str]) -> Option<Vec<u8>> {
+    if !wasm32_available() {
+        eprintln!("note: wasm32-unknown-unknown not installed; Rust guest {source} not built (the WAT fixtures cover the same behaviour)");
+        return None;
+    }
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(output);
+    let status = Command::new("rustc")
+        .arg(format!("{}/guest/{source}", env!("CARGO_MANIFEST_DIR")))
+        .args([
+            "--target",
+            "wasm32-unknown-unknown",
+            "--crate-type",
+            "cdylib",
+            "-O",
+            "-C",
+            "strip=debuginfo",
+            "-o",
+        ])
+        .arg(&out)
+        .args(flags)
+        .status()
+        .expect("rustc runs");
+    assert!(status.success(), "building guest {source} failed");
+    Some(std::fs::read(out).unwrap())
+}
