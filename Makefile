@@ -27,7 +27,7 @@ VALGRIND   ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-k
 
 HAS_WASM32 := $(shell rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null | xargs -r test -d && echo yes)
 
-.PHONY: all lib guests examples demo test test-rust test-c test-python deps check-header lint clean
+.PHONY: all lib guests examples demo test test-rust test-c test-python bench deps check-header lint clean
 
 all: lib examples guests
 
@@ -96,6 +96,11 @@ test-python: lib
 	  $(PYTHON) -c "import pytest" 2>/dev/null || { echo "pytest is missing: run 'make deps'"; exit 1; }; \
 	  WASMCELL_LIBRARY=$(LIB) PYTHONPATH=bindings/python/src $(PYTHON) -m pytest -q bindings/python/tests; \
 	else echo "no Python suite yet"; fi
+
+# ---- benchmarks (not part of make test: figures, not pass/fail) -------------
+
+bench:
+	$(CARGO) bench --bench overhead
 
 # ---- maintenance ------------------------------------------------------------
 

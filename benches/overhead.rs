@@ -1,0 +1,128 @@
+//! What wasmcell adds on top of wasmer, measured in one run beside raw wasmer
+//! on the same module and the same compiler (cranelift), so the ratios hold on
+//! a noisy machine. Each figure is the best of several rounds.
+//!
+//! Run: `make bench` (or `cargo bench --bench overhead`).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder};
+use wasmer::{imports, Engine, Instance, Module, Store, TypedFunction};
+use wasmer_middlewares::metering::set_remaining_points;
+use wasmer_middlewares::Metering;
+
+const ITERATIONS: u32 = 20_000_000;
+
+fn compute_wat() -> String {
+    format!(
+        r#"(module
+  (global $sink (mut i32) (i32.const 0))
+  (func (export "poll")
+    (local $i i32) (local $acc i32)
+    (loop $next
+      (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 1103515245)) (i32.const 12345)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (i32.const {ITERATIONS}))))
+    (global.set $sink (local.get $acc))))"#
+    )
+}
+
+const EMPTY_WAT: &str = r#"(module (func (export "poll")))"#;
+
+/// Best time of `rounds` rounds of `f`, divided by `per_round` operations.
+fn best(rounds: usize, per_round: u64, mut f: impl FnMut()) -> Duration {
+    f(); // warm up
+    (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            f();
+            started.elapsed() / per_round as u32
+        })
+        .min()
+        .unwrap()
+}
+
+fn raw_poll(wat: &str, metering: bool) -> (Store, TypedFunction<(), ()>, Instance) {
+    let mut compiler = Cranelift::default();
+    if metering {
+        compiler.push_middleware(Arc::new(Metering::new(u64::MAX, |_: &wasmer::wasmparser::Operator| 1)));
+    }
+    let engine: Engine = EngineBuilder::new(compiler).engine().into();
+    let mut store = Store::new(engine);
+    let module = Module::new(&store, wat).unwrap();
+    let instance = Instance::new(&mut store, &module, &imports! {}).unwrap();
+    let poll = instance.exports.get_typed_function(&store, "poll").unwrap();
+    (store, poll, instance)
+}
+
+fn row(what: &str, ours: Duration, baseline: Duration, baseline_name: &str) {
+    println!(
+        "{what:<48} {:>12?} {:>12?}  {:>6.2}x  ({baseline_name})",
+        ours,
+        baseline,
+        ours.as_secs_f64() / baseline.as_secs_f64()
+    );
+}
+
+fn main() {
+    println!("{:<48} {:>12} {:>12}  ratio", "", "measured", "baseline");
+
+    // --- budget on a compute-heavy guest --------------------------------
+    let wat = compute_wat();
+    let (mut store, poll, _i) = raw_poll(&wat, false);
+    let unmetered = best(5, 1, || poll.call(&mut store).unwrap());
+    let (mut mstore, mpoll, minstance) = raw_poll(&wat, true);
+    let metered = best(5, 1, || {
+        set_remaining_points(&mut mstore, &minstance, u64::MAX);
+        mpoll.call(&mut mstore).unwrap()
+    });
+    let rt = wasmcell::Runtime::default();
+    let program = rt.load("compute", wat.as_bytes()).unwrap();
+    program.set_fuel(u64::MAX / 4).unwrap();
+    let budgeted = best(5, 1, || program.poll().unwrap());
+    println!("compute guest: {ITERATIONS} loop iterations per poll");
+    row("  wasmer Metering (per block, cost 1/op)", metered, unmetered, "raw wasmer, unmetered");
+    row("  wasmcell poll (loop-header budget)", budgeted, unmetered, "raw wasmer, unmetered");
+    println!(
+        "  fuel charged per poll: {} (an upper bound of the operators executed)",
+        program.stats().last_fuel_used
+    );
+
+    // --- empty poll -------------------------------------------------------
+    const CALLS: u64 = 2_000_000;
+    let (mut estore, epoll, _e) = raw_poll(EMPTY_WAT, false);
+    let raw_empty = best(5, CALLS, || {
+        for _ in 0..CALLS {
+            epoll.call(&mut estore).unwrap();
+        }
+    });
+    let empty = rt.load("empty", EMPTY_WAT.as_bytes()).unwrap();
+    let core_empty = best(5, CALLS, || {
+        for _ in 0..CALLS {
+            black_box(empty.poll()).unwrap();
+        }
+    });
+    let mut c_rt = std::ptr::null_mut();
+    let mut c_program = std::ptr::null_mut();
+    assert_eq!(wasmcell::ffi::runtime::wasmcell_runtime_new(&mut c_rt), 0);
+    assert_eq!(
+        wasmcell::ffi::program::wasmcell_program_load(
+            c_rt,
+            c"empty".as_ptr(),
+            EMPTY_WAT.as_ptr(),
+            EMPTY_WAT.len(),
+            &mut c_program
+        ),
+        0
+    );
+    let c_empty = best(5, CALLS, || {
+        for _ in 0..CALLS {
+            black_box(wasmcell::ffi::program::wasmcell_program_poll(black_box(c_program)));
+        }
+    });
+    println!("empty poll, per call");
+    row("  wasmcell Program::poll (Rust API)", core_empty, raw_empty, "raw TypedFunction::call");
+    row("  wasmcell_program_poll (C ABI)", c_empty, raw_empty, "raw TypedFunction::call");
+    wasmcell::ffi::runtime::wasmcell_runtime_free(c_rt);
+}
