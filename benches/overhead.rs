@@ -14,19 +14,33 @@ use wasmer_middlewares::Metering;
 
 const ITERATIONS: u32 = 20_000_000;
 
-fn compute_wat() -> String {
+/// A compute-heavy guest: `ITERATIONS` iterations of `body` (which updates
+/// $acc from $i).
+fn compute_wat(body: &str) -> String {
     format!(
         r#"(module
   (global $sink (mut i32) (i32.const 0))
   (func (export "poll")
     (local $i i32) (local $acc i32)
     (loop $next
-      (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 1103515245)) (i32.const 12345)))
+      {body}
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $next (i32.lt_u (local.get $i) (i32.const {ITERATIONS}))))
     (global.set $sink (local.get $acc))))"#
     )
 }
+
+/// A linear congruential step: one basic block per iteration.
+const STRAIGHT_BODY: &str =
+    "(local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 1103515245)) (i32.const 12345)))";
+
+/// Branches inside the loop: four basic blocks per iteration, where
+/// per-block metering charges four times and the loop-header budget once.
+const BRANCHY_BODY: &str = "(if (i32.and (local.get $i) (i32.const 1))
+        (then (local.set $acc (i32.add (local.get $acc) (local.get $i))))
+        (else (local.set $acc (i32.xor (local.get $acc) (i32.shl (local.get $i) (i32.const 3))))))
+      (if (i32.gt_u (local.get $acc) (i32.const 1000000))
+        (then (local.set $acc (i32.shr_u (local.get $acc) (i32.const 1)))))";
 
 const EMPTY_WAT: &str = r#"(module (func (export "poll")))"#;
 
@@ -46,7 +60,10 @@ fn best(rounds: usize, per_round: u64, mut f: impl FnMut()) -> Duration {
 fn raw_poll(wat: &str, metering: bool) -> (Store, TypedFunction<(), ()>, Instance) {
     let mut compiler = Cranelift::default();
     if metering {
-        compiler.push_middleware(Arc::new(Metering::new(u64::MAX, |_: &wasmer::wasmparser::Operator| 1)));
+        compiler.push_middleware(Arc::new(Metering::new(
+            u64::MAX,
+            |_: &wasmer::wasmparser::Operator| 1,
+        )));
     }
     let engine: Engine = EngineBuilder::new(compiler).engine().into();
     let mut store = Store::new(engine);
@@ -69,25 +86,37 @@ fn main() {
     println!("{:<48} {:>12} {:>12}  ratio", "", "measured", "baseline");
 
     // --- budget on a compute-heavy guest --------------------------------
-    let wat = compute_wat();
-    let (mut store, poll, _i) = raw_poll(&wat, false);
-    let unmetered = best(5, 1, || poll.call(&mut store).unwrap());
-    let (mut mstore, mpoll, minstance) = raw_poll(&wat, true);
-    let metered = best(5, 1, || {
-        set_remaining_points(&mut mstore, &minstance, u64::MAX);
-        mpoll.call(&mut mstore).unwrap()
-    });
     let rt = wasmcell::Runtime::default();
-    let program = rt.load("compute", wat.as_bytes()).unwrap();
-    program.set_fuel(u64::MAX / 4).unwrap();
-    let budgeted = best(5, 1, || program.poll().unwrap());
-    println!("compute guest: {ITERATIONS} loop iterations per poll");
-    row("  wasmer Metering (per block, cost 1/op)", metered, unmetered, "raw wasmer, unmetered");
-    row("  wasmcell poll (loop-header budget)", budgeted, unmetered, "raw wasmer, unmetered");
-    println!(
-        "  fuel charged per poll: {} (an upper bound of the operators executed)",
-        program.stats().last_fuel_used
-    );
+    for (shape, body) in [("straight-line", STRAIGHT_BODY), ("branchy", BRANCHY_BODY)] {
+        let wat = compute_wat(body);
+        let (mut store, poll, _i) = raw_poll(&wat, false);
+        let unmetered = best(5, 1, || poll.call(&mut store).unwrap());
+        let (mut mstore, mpoll, minstance) = raw_poll(&wat, true);
+        let metered = best(5, 1, || {
+            set_remaining_points(&mut mstore, &minstance, u64::MAX);
+            mpoll.call(&mut mstore).unwrap()
+        });
+        let program = rt.load(shape, wat.as_bytes()).unwrap();
+        program.set_fuel(u64::MAX / 4).unwrap();
+        let budgeted = best(5, 1, || program.poll().unwrap());
+        println!("compute guest, {shape} loop body, {ITERATIONS} iterations per poll");
+        row(
+            "  wasmer Metering (per block, cost 1/op)",
+            metered,
+            unmetered,
+            "raw wasmer, unmetered",
+        );
+        row(
+            "  wasmcell poll (loop-header budget)",
+            budgeted,
+            unmetered,
+            "raw wasmer, unmetered",
+        );
+        println!(
+            "  fuel charged per poll: {} (an upper bound of the operators executed)",
+            program.stats().last_fuel_used
+        );
+    }
 
     // --- empty poll -------------------------------------------------------
     const CALLS: u64 = 2_000_000;
@@ -118,11 +147,23 @@ fn main() {
     );
     let c_empty = best(5, CALLS, || {
         for _ in 0..CALLS {
-            black_box(wasmcell::ffi::program::wasmcell_program_poll(black_box(c_program)));
+            black_box(wasmcell::ffi::program::wasmcell_program_poll(black_box(
+                c_program,
+            )));
         }
     });
     println!("empty poll, per call");
-    row("  wasmcell Program::poll (Rust API)", core_empty, raw_empty, "raw TypedFunction::call");
-    row("  wasmcell_program_poll (C ABI)", c_empty, raw_empty, "raw TypedFunction::call");
+    row(
+        "  wasmcell Program::poll (Rust API)",
+        core_empty,
+        raw_empty,
+        "raw TypedFunction::call",
+    );
+    row(
+        "  wasmcell_program_poll (C ABI)",
+        c_empty,
+        raw_empty,
+        "raw TypedFunction::call",
+    );
     wasmcell::ffi::runtime::wasmcell_runtime_free(c_rt);
 }

@@ -8,7 +8,6 @@ use crate::runtime::{validate_limits, RuntimeShared};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 
 /// Where a program is in its life. Numeric values are stable (`WASMCELL_STATE_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -291,25 +290,33 @@ impl Program {
             ));
         }
         let fuel = shared.fuel_per_poll.load(Ordering::Relaxed);
-        let started = Instant::now();
+        let started = quanta::Instant::now();
         let outcome = {
             let _running = RunningGuard::enter(&shared.running_on);
             live.poll(&shared.name, fuel)
         };
-        let elapsed = started.elapsed().as_nanos() as u64;
+        let elapsed = (quanta::Instant::now() - started).as_nanos() as u64;
 
+        // Only the thread holding the program's lock writes the counters, so
+        // plain load/store (no locked read-modify-write) is enough; readers on
+        // other threads still see each counter atomically.
         let stats = &shared.stats;
-        stats.polls.fetch_add(1, Ordering::Relaxed);
+        let bump = |counter: &AtomicU64, by: u64| {
+            counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed)
+        };
+        bump(&stats.polls, 1);
+        bump(&stats.total_poll_ns, elapsed);
         stats.last_poll_ns.store(elapsed, Ordering::Relaxed);
-        stats.max_poll_ns.fetch_max(elapsed, Ordering::Relaxed);
-        stats.total_poll_ns.fetch_add(elapsed, Ordering::Relaxed);
+        if elapsed > stats.max_poll_ns.load(Ordering::Relaxed) {
+            stats.max_poll_ns.store(elapsed, Ordering::Relaxed);
+        }
         stats
             .last_fuel_used
             .store(outcome.fuel_used, Ordering::Relaxed);
         match outcome.fault {
             None => Ok(()),
             Some(fault) => {
-                stats.faults.fetch_add(1, Ordering::Relaxed);
+                bump(&stats.faults, 1);
                 let error = fault.to_error();
                 *shared.fault.lock() = Some(fault);
                 shared
