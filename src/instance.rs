@@ -249,9 +249,9 @@ pub(crate) fn instantiate(
     );
     let imports = link(&mut store, &env, &compiled.module, runtime)?;
     let (instance, refused) = with_memory_limit(limits.max_memory_bytes, || {
-        Instance::new(&mut store, &compiled.module, &imports)
+        Instance::new(&mut store, &compiled.module, &imports).map_err(Box::new)
     });
-    let instance = instance.map_err(|e| match (refused, e) {
+    let instance = instance.map_err(|e| match (refused, *e) {
         (Some(why), _) => Error::new(ErrorKind::Limit, why),
         (None, InstantiationError::Link(e)) => {
             Error::new(ErrorKind::Link, format!("cannot link the module: {e}"))

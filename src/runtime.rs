@@ -13,18 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 /// Settings fixed when a runtime is created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RuntimeConfig {
     /// Default limits of programs loaded later (each program can change its own).
     pub limits: Limits,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self {
-            limits: Limits::default(),
-        }
-    }
 }
 
 /// A set of programs with the host functions, log sink and clock they share.

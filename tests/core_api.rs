@@ -11,11 +11,10 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// A runtime whose guest output is captured, with `test.tick(i)` recording its argument.
-fn runtime_with_capture() -> (
-    Runtime,
-    Arc<Mutex<Vec<(String, LogLevel, String)>>>,
-    Arc<AtomicI32>,
-) {
+/// Guest output as (program, level, text).
+type Lines = Arc<Mutex<Vec<(String, LogLevel, String)>>>;
+
+fn runtime_with_capture() -> (Runtime, Lines, Arc<AtomicI32>) {
     let rt = Runtime::default();
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
