@@ -17,6 +17,10 @@ pub(crate) fn builtin(
         ("env", "print") => Function::new_typed_with_env(store, env, print),
         ("wasmcell", "log") => Function::new_typed_with_env(store, env, log),
         ("wasmcell", "now_ns") => Function::new_typed_with_env(store, env, now_ns),
+        ("wasmcell", "start_kind") => Function::new_typed_with_env(store, env, start_kind),
+        ("wasmcell", "retain_restored") => {
+            Function::new_typed_with_env(store, env, retain_restored)
+        }
         _ => return None,
     })
 }
@@ -27,6 +31,9 @@ pub(crate) fn builtin_type(module: &str, name: &str) -> Option<FunctionType> {
         ("env", "print") => FunctionType::new([Type::I32, Type::I32], [Type::I32]),
         ("wasmcell", "log") => FunctionType::new([Type::I32, Type::I32, Type::I32], [Type::I32]),
         ("wasmcell", "now_ns") => FunctionType::new([], [Type::I64]),
+        ("wasmcell", "start_kind") | ("wasmcell", "retain_restored") => {
+            FunctionType::new([], [Type::I32])
+        }
         _ => return None,
     })
 }
@@ -61,4 +68,16 @@ fn log(mut env: FunctionEnvMut<GuestEnv>, level: i32, ptr: i32, len: i32) -> i32
 /// `wasmcell.now_ns() -> i64`: the runtime's monotonic clock.
 fn now_ns(env: FunctionEnvMut<GuestEnv>) -> i64 {
     env.data().runtime.clock().now_ns()
+}
+
+/// `wasmcell.start_kind() -> i32`: why the current instance started: 0 cold
+/// load, 1 reset, 2 reload (hot swap).
+fn start_kind(env: FunctionEnvMut<GuestEnv>) -> i32 {
+    env.data().start_kind as i32
+}
+
+/// `wasmcell.retain_restored() -> i32`: 1 if the retain area was carried over
+/// from the previous instance (reset, or reload with the same retain layout).
+fn retain_restored(env: FunctionEnvMut<GuestEnv>) -> i32 {
+    env.data().retain_restored as i32
 }

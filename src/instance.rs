@@ -6,6 +6,7 @@ use crate::builtins::{builtin, builtin_type};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::host::{HostCall, HostCallError, HostDefinition, Val, ValKind};
+use crate::image::{read_layout, ImageLayout, IMAGE_EXPORT};
 use crate::limits::{check_module_shape, with_memory_limit, LimitingTunables, Limits};
 use crate::log::LogSink;
 use crate::runtime::RuntimeShared;
@@ -35,6 +36,22 @@ pub(crate) struct GuestEnv {
     pub(crate) program_name: Arc<str>,
     pub(crate) program_tag: u64,
     pub(crate) runtime: Arc<RuntimeShared>,
+    /// How the running `init` was started: see [`StartKind`].
+    pub(crate) start_kind: StartKind,
+    /// Whether the retain area was carried over into this instance.
+    pub(crate) retain_restored: bool,
+}
+
+/// Why an instance's `init` runs, as the guest reads it from
+/// `wasmcell.start_kind()`. Numeric values are part of the guest ABI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartKind {
+    /// First load of the program.
+    Cold = 0,
+    /// Fresh instance of the same module after `reset`.
+    Reset = 1,
+    /// New code swapped in by `reload`.
+    Reload = 2,
 }
 
 impl GuestEnv {
@@ -76,6 +93,8 @@ pub(crate) struct LiveInstance {
     pub(crate) store: Store,
     pub(crate) instance: Instance,
     env: FunctionEnv<GuestEnv>,
+    memory: Option<Memory>,
+    pub(crate) image: Arc<ImageLayout>,
     fuel: Global,
     poll: PollFunction,
 }
@@ -143,8 +162,9 @@ impl LiveInstance {
     }
 }
 
-/// Compiles `bytes` (binary wasm or WAT text) and checks the guest ABI.
-pub(crate) fn compile(bytes: &[u8], limits: &Limits) -> Result<CompiledModule> {
+/// The binary module behind `bytes` (binary wasm or WAT text), checked
+/// against the size and shape limits before any compile work.
+pub(crate) fn wasm_bytes<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Cow<'a, [u8]>> {
     if bytes.len() as u64 > limits.max_module_bytes {
         return Err(Error::new(
             ErrorKind::Limit,
@@ -171,65 +191,84 @@ pub(crate) fn compile(bytes: &[u8], limits: &Limits) -> Result<CompiledModule> {
             )
         })?)
     };
-
     check_module_shape(&wasm, limits)?;
+    Ok(wasm)
+}
 
-    // The budget middleware records the index of the global it adds, so it is
-    // per module, and so is the engine it is pushed into.
+/// An engine for one module: cranelift with the budget middleware (which
+/// records the index of the global it adds, so it serves one module only)
+/// and tunables carrying the stack size.
+pub(crate) fn engine_for(limits: &Limits) -> Engine {
     let mut compiler = Cranelift::default();
     compiler.push_middleware(Arc::new(BudgetMiddleware::new(limits.fuel_per_poll)));
     let mut engine = EngineBuilder::new(compiler).engine();
     engine.set_tunables(LimitingTunables::new(limits.stack_bytes));
-    let engine: Engine = engine.into();
+    engine.into()
+}
 
-    let module = Module::new(&engine, &wasm).map_err(|e| {
+/// Compiles a binary module and checks the guest ABI.
+pub(crate) fn compile_wasm(wasm: &[u8], limits: &Limits) -> Result<CompiledModule> {
+    let engine = engine_for(limits);
+    let module = Module::new(&engine, wasm).map_err(|e| {
         Error::new(
             ErrorKind::Compile,
             format!("invalid WebAssembly module: {e}"),
         )
     })?;
-
-    let export_type = |name: &str| {
-        module
-            .exports()
-            .find(|export| export.name() == name)
-            .map(|export| export.ty().clone())
-    };
-    let poll_returns_status = match export_type("poll") {
-        Some(ExternType::Function(ty)) if ty.params().is_empty() && ty.results().is_empty() => false,
-        Some(ExternType::Function(ty)) if ty.params().is_empty() && ty.results() == [Type::I32] => true,
-        Some(other) => {
-            return Err(Error::new(
-                ErrorKind::Link,
-                format!("export `poll` has type {other:?}; expected a function () -> () or () -> i32"),
-            ))
-        }
-        None => {
-            return Err(Error::new(
-                ErrorKind::Link,
-                "the module does not export a `poll` function (the guest ABI requires `poll: () -> ()` or `() -> i32`)",
-            ))
-        }
-    };
-    let has_init = match export_type("init") {
-        Some(ExternType::Function(ty)) if ty.params().is_empty() && ty.results().is_empty() => true,
-        Some(other) => {
-            return Err(Error::new(
-                ErrorKind::Link,
-                format!("export `init` has type {other:?}; expected a function () -> ()"),
-            ))
-        }
-        None => false,
-    };
-    Ok(CompiledModule {
-        module,
-        engine,
-        poll_returns_status,
-        has_init,
-    })
+    CompiledModule::new(module, engine)
 }
 
-/// Links and instantiates `compiled` for the program `name`, then runs `init`.
+const POLL_TYPES: &str = "`poll: () -> ()` or `poll: () -> i32`";
+
+fn bad_export(name: &str, found: &ExternType, expected: &str) -> Error {
+    Error::new(
+        ErrorKind::Link,
+        format!("export `{name}` has type {found:?}; the guest ABI requires {expected}"),
+    )
+}
+
+impl CompiledModule {
+    /// Checks the guest ABI of a compiled (or deserialized) module.
+    pub(crate) fn new(module: Module, engine: Engine) -> Result<Self> {
+        let export_type = |name: &str| {
+            module
+                .exports()
+                .find(|export| export.name() == name)
+                .map(|export| export.ty().clone())
+        };
+        let poll_returns_status = match export_type("poll") {
+            Some(ExternType::Function(ty)) if ty.params().is_empty() => match ty.results() {
+                [] => false,
+                [Type::I32] => true,
+                _ => return Err(bad_export("poll", &ExternType::Function(ty), POLL_TYPES)),
+            },
+            Some(other) => return Err(bad_export("poll", &other, POLL_TYPES)),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Link,
+                    format!("the module does not export a `poll` function (the guest ABI requires {POLL_TYPES})"),
+                ))
+            }
+        };
+        let has_init = match export_type("init") {
+            Some(ExternType::Function(ty)) if ty.params().is_empty() && ty.results().is_empty() => {
+                true
+            }
+            Some(other) => return Err(bad_export("init", &other, "`init: () -> ()`")),
+            None => false,
+        };
+        Ok(CompiledModule {
+            module,
+            engine,
+            poll_returns_status,
+            has_init,
+        })
+    }
+}
+
+/// Links and instantiates `compiled` for the program `name` and reads its
+/// process image descriptor. `init` is run separately ([`LiveInstance::run_init`]),
+/// once the retain area has been carried over.
 pub(crate) fn instantiate(
     runtime: &Arc<RuntimeShared>,
     compiled: &CompiledModule,
@@ -245,6 +284,8 @@ pub(crate) fn instantiate(
             program_name: name.clone(),
             program_tag: tag,
             runtime: runtime.clone(),
+            start_kind: StartKind::Cold,
+            retain_restored: false,
         },
     );
     let imports = link(&mut store, &env, &compiled.module, runtime)?;
@@ -267,7 +308,7 @@ pub(crate) fn instantiate(
     })?;
 
     let memory = instance.exports.get_memory("memory").ok().cloned();
-    env.as_mut(&mut store).memory = memory;
+    env.as_mut(&mut store).memory = memory.clone();
     let internal = |what: &str| Error::new(ErrorKind::Internal, format!("instance lacks {what}"));
     let fuel = instance
         .exports
@@ -294,25 +335,91 @@ pub(crate) fn instantiate(
         store,
         instance,
         env,
+        memory,
+        image: Arc::default(),
         fuel,
         poll,
     };
-    if compiled.has_init {
-        let init: TypedFunction<(), ()> = live
-            .instance
-            .exports
-            .get_typed_function(&live.store, "init")
-            .map_err(|_| internal("`init`"))?;
-        live.set_fuel(limits.fuel_per_poll);
-        let result = init.call(&mut live.store).map(|()| 0);
-        if let Some(fault) = live
-            .outcome(name, "init", limits.fuel_per_poll, result)
-            .fault
-        {
-            return Err(Error::new(ErrorKind::Instantiate, fault.message));
+    live.image = Arc::new(live.read_image(name, limits.fuel_per_poll)?);
+    Ok(live)
+}
+
+impl LiveInstance {
+    /// The guest's whole linear memory (empty if it exports none).
+    pub(crate) fn memory_mut(&mut self) -> &mut [u8] {
+        match &self.memory {
+            Some(memory) => {
+                let view = memory.view(&self.store);
+                // SAFETY: no guest code runs while the host holds `&mut self`
+                // (the instance is behind its program's lock), so nothing else
+                // accesses the memory; the slice borrows `self`, so it cannot
+                // outlive a `memory.grow` made by a later call.
+                unsafe {
+                    std::slice::from_raw_parts_mut(view.data_ptr(), view.data_size() as usize)
+                }
+            }
+            None => &mut [],
         }
     }
-    Ok(live)
+
+    /// Calls the guest's `wasmcell_image` export, if any, and checks the
+    /// descriptor it points to.
+    fn read_image(&mut self, program: &str, fuel: u64) -> Result<ImageLayout> {
+        let Ok(describe) = self
+            .instance
+            .exports
+            .get_typed_function::<(), i32>(&self.store, IMAGE_EXPORT)
+        else {
+            if self.instance.exports.get_extern(IMAGE_EXPORT).is_some() {
+                return Err(Error::new(
+                    ErrorKind::Link,
+                    format!("export `{IMAGE_EXPORT}` must be a function () -> i32"),
+                ));
+            }
+            return Ok(ImageLayout::default());
+        };
+        self.set_fuel(fuel);
+        let result = describe.call(&mut self.store);
+        let address = match result {
+            Ok(address) => address as u32,
+            Err(error) => {
+                let fault = Fault::from_runtime_error(program, IMAGE_EXPORT, error, false);
+                return Err(Error::new(ErrorKind::Instantiate, fault.message));
+            }
+        };
+        read_layout(self.memory_mut(), address)
+            .map_err(|e| Error::new(ErrorKind::Link, e.to_string()))
+    }
+
+    /// Runs the guest's `init` (if it has one) under the budget, telling it
+    /// through `wasmcell.start_kind()` why it starts.
+    pub(crate) fn run_init(
+        &mut self,
+        program: &str,
+        fuel: u64,
+        start: StartKind,
+        retain_restored: bool,
+    ) -> Result<()> {
+        {
+            let guest = self.env.as_mut(&mut self.store);
+            guest.start_kind = start;
+            guest.retain_restored = retain_restored;
+        }
+        if !self.compiled.has_init {
+            return Ok(());
+        }
+        let init: TypedFunction<(), ()> = self
+            .instance
+            .exports
+            .get_typed_function(&self.store, "init")
+            .map_err(|_| Error::new(ErrorKind::Internal, "instance lacks `init`"))?;
+        self.set_fuel(fuel);
+        let result = init.call(&mut self.store).map(|()| 0);
+        match self.outcome(program, "init", fuel, result).fault {
+            Some(fault) => Err(Error::new(ErrorKind::Instantiate, fault.message)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Resolves every import of `module`: host definitions first, then built-ins.

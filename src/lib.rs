@@ -6,17 +6,20 @@
 
 mod budget;
 mod builtins;
+pub mod cache;
 pub mod clock;
 pub mod error;
 pub mod fault;
 pub mod ffi;
 pub mod host;
+pub mod image;
 mod instance;
 pub mod limits;
 pub mod log;
 pub mod program;
 pub mod runtime;
 
+pub use cache::CacheStats;
 pub use clock::{Clock, MonotonicClock};
 pub use error::{Error, ErrorKind, Result};
 pub use fault::{Fault, FaultKind};

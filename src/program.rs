@@ -2,7 +2,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
-use crate::instance::{compile, instantiate, LiveInstance};
+use crate::instance::{instantiate, LiveInstance, StartKind};
 use crate::limits::Limits;
 use crate::runtime::{validate_limits, RuntimeShared};
 use parking_lot::Mutex;
@@ -86,6 +86,8 @@ pub(crate) struct ProgramShared {
     fuel_per_poll: AtomicU64,
     limits: Mutex<Limits>,
     fault: Mutex<Option<Fault>>,
+    /// What happened to the retain area at the last reset or reload.
+    notice: Mutex<String>,
     stats: AtomicStats,
     live: Mutex<Option<LiveInstance>>,
 }
@@ -132,8 +134,13 @@ impl Program {
         let name: Arc<str> = name.into();
         let with_name =
             |e: Error| Error::new(e.kind(), format!("loading '{name}': {}", e.message()));
-        let compiled = compile(bytes, &limits).map_err(with_name)?;
-        let live = instantiate(runtime, &compiled, &name, 0, &limits).map_err(with_name)?;
+        let compiled = runtime
+            .cache
+            .get_or_compile(bytes, &limits)
+            .map_err(with_name)?;
+        let mut live = instantiate(runtime, &compiled, &name, 0, &limits).map_err(with_name)?;
+        live.run_init(&name, limits.fuel_per_poll, StartKind::Cold, false)
+            .map_err(with_name)?;
         Ok(Self {
             shared: Arc::new(ProgramShared {
                 name,
@@ -144,6 +151,7 @@ impl Program {
                 fuel_per_poll: AtomicU64::new(limits.fuel_per_poll),
                 limits: Mutex::new(limits),
                 fault: Mutex::new(None),
+                notice: Mutex::new(String::new()),
                 stats: AtomicStats::default(),
                 live: Mutex::new(Some(live)),
             }),
@@ -336,9 +344,10 @@ impl Program {
             .map_or(FaultKind::None, |f| f.kind)
     }
 
-    /// Replaces the instance with a fresh one of the same module (memory and
-    /// globals back to their initial values, `init` run again). Clears a fault.
-    /// On failure the program is faulted with the reason.
+    /// Replaces the instance with a fresh one of the same module: memory and
+    /// globals back to their initial values, except the retain area, which is
+    /// carried over; `init` runs again (`wasmcell.start_kind() == 1`). Clears a
+    /// fault. On failure the program is faulted with the reason.
     pub fn reset(&self) -> Result<()> {
         self.check_not_reentrant("reset")?;
         let shared = &*self.shared;
@@ -354,19 +363,41 @@ impl Program {
             self.tag(),
             &limits,
         );
-        self.install(fresh)
+        let result = fresh.and_then(|fresh| self.swap_in(fresh, StartKind::Reset));
+        if let Err(error) = &result {
+            if error.kind() != ErrorKind::InvalidHandle {
+                *shared.fault.lock() = Some(Fault {
+                    kind: FaultKind::Other,
+                    message: error.message().to_string(),
+                });
+                shared
+                    .state
+                    .store(ProgramState::Faulted as u8, Ordering::Release);
+            }
+        }
+        result
     }
 
-    /// Hot swap: compiles and instantiates `bytes` on the calling thread
-    /// without holding the program's lock, then swaps the new instance in
-    /// between two polls. On failure the old instance keeps running untouched.
+    /// Hot swap: [`Program::prepare_reload`] then [`Program::commit_reload`].
+    /// On failure the old version keeps running untouched.
     pub fn reload(&self, bytes: &[u8]) -> Result<()> {
+        let prepared = self.prepare_reload(bytes)?;
+        self.commit_reload(prepared)
+    }
+
+    /// The slow half of a hot swap, safe on any thread while the program keeps
+    /// polling: compiles `bytes` (or takes them from the module cache), links
+    /// and instantiates them. Does not touch the running version.
+    pub fn prepare_reload(&self, bytes: &[u8]) -> Result<PreparedReload> {
         self.check_not_reentrant("reload")?;
         self.check_loaded()?;
         self.shared.runtime.check_open()?;
         let shared = &*self.shared;
         let limits = self.limits();
-        let fresh = compile(bytes, &limits)
+        let live = shared
+            .runtime
+            .cache
+            .get_or_compile(bytes, &limits)
             .and_then(|compiled| {
                 instantiate(
                     &shared.runtime,
@@ -376,45 +407,70 @@ impl Program {
                     &limits,
                 )
             })
-            .map_err(|e| {
-                Error::new(
-                    e.kind(),
-                    format!(
-                        "reloading '{}': {} (the previous version keeps running)",
-                        shared.name,
-                        e.message()
-                    ),
-                )
-            })?;
-        self.install(Ok(fresh))
+            .map_err(|e| self.reload_error(e))?;
+        Ok(PreparedReload {
+            program: Arc::downgrade(&self.shared),
+            live,
+        })
     }
 
-    fn install(&self, fresh: Result<LiveInstance>) -> Result<()> {
+    /// The fast half of a hot swap, between two polls: carries the retain area
+    /// over (if the new version declares the same retain size and layout id),
+    /// runs the new `init` (`wasmcell.start_kind() == 2`) and swaps the new
+    /// version in. A poll running on another thread finishes on the old
+    /// version first; the next one runs the new version. Recovers a faulted
+    /// program. On failure (`init` traps) the old version keeps running.
+    pub fn commit_reload(&self, prepared: PreparedReload) -> Result<()> {
+        self.check_not_reentrant("reload")?;
+        if !std::ptr::eq(prepared.program.as_ptr(), Arc::as_ptr(&self.shared)) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "this reload was prepared for another program, not '{}'",
+                    self.shared.name
+                ),
+            ));
+        }
+        self.swap_in(prepared.live, StartKind::Reload)
+            .map_err(|e| self.reload_error(e))
+    }
+
+    fn reload_error(&self, error: Error) -> Error {
+        if error.kind() == ErrorKind::InvalidHandle {
+            return error;
+        }
+        Error::new(
+            error.kind(),
+            format!(
+                "reloading '{}': {} (the previous version keeps running)",
+                self.shared.name,
+                error.message()
+            ),
+        )
+    }
+
+    /// What happened to the retain area at the last reset or reload.
+    pub fn notice(&self) -> String {
+        self.shared.notice.lock().clone()
+    }
+
+    /// Carries the retain area from the running instance into `fresh`, runs
+    /// its `init` and swaps it in, all under the program's lock.
+    fn swap_in(&self, mut fresh: LiveInstance, start: StartKind) -> Result<()> {
         let shared = &*self.shared;
         let mut live = shared.live.lock();
-        if live.is_none() {
+        let Some(old) = live.as_mut() else {
             return Err(self.unloaded_error());
-        }
-        match fresh {
-            Ok(fresh) => {
-                *live = Some(fresh);
-                *shared.fault.lock() = None;
-                shared
-                    .state
-                    .store(ProgramState::Ready as u8, Ordering::Release);
-                Ok(())
-            }
-            Err(error) => {
-                *shared.fault.lock() = Some(Fault {
-                    kind: FaultKind::Other,
-                    message: error.message().to_string(),
-                });
-                shared
-                    .state
-                    .store(ProgramState::Faulted as u8, Ordering::Release);
-                Err(error)
-            }
-        }
+        };
+        let (restored, notice) = carry_retain(old, &mut fresh);
+        fresh.run_init(&shared.name, self.fuel(), start, restored)?;
+        *live = Some(fresh);
+        *shared.notice.lock() = notice;
+        *shared.fault.lock() = None;
+        shared
+            .state
+            .store(ProgramState::Ready as u8, Ordering::Release);
+        Ok(())
     }
 
     /// Drops the instance and its memory. Waits for a poll running on another
@@ -433,4 +489,44 @@ impl Program {
             None => Err(self.unloaded_error()),
         }
     }
+}
+
+/// A new version of a program, compiled and instantiated, waiting to be
+/// swapped in by [`Program::commit_reload`]. Dropping it discards it.
+pub struct PreparedReload {
+    program: Weak<ProgramShared>,
+    live: LiveInstance,
+}
+
+impl std::fmt::Debug for PreparedReload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedReload").finish_non_exhaustive()
+    }
+}
+
+/// Copies the retain area of `old` into `fresh` when both declare the same
+/// size and layout id. Returns whether it was copied, and why (not).
+fn carry_retain(old: &mut LiveInstance, fresh: &mut LiveInstance) -> (bool, String) {
+    let (from, to) = (old.image.clone(), fresh.image.clone());
+    if to.retain.len == 0 {
+        return (false, String::new());
+    }
+    if from.retain.len != to.retain.len || from.retain_layout != to.retain_layout {
+        return (
+            false,
+            format!(
+                "retain area not carried over: the new version declares {} bytes with layout id {}, the old one {} bytes with layout id {}; the new version starts from its defaults",
+                to.retain.len, to.retain_layout, from.retain.len, from.retain_layout
+            ),
+        );
+    }
+    let saved = old.memory_mut()[from.retain.range()].to_vec();
+    fresh.memory_mut()[to.retain.range()].copy_from_slice(&saved);
+    (
+        true,
+        format!(
+            "retain area carried over ({} bytes, layout id {})",
+            to.retain.len, to.retain_layout
+        ),
+    )
 }

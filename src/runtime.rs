@@ -1,6 +1,7 @@
 //! The runtime: host functions, log sink, clock and default limits shared by
 //! the programs loaded into it.
 
+use crate::cache::{CacheStats, ModuleCache};
 use crate::clock::{Clock, MonotonicClock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{HostDefinition, HostFunction, Signature};
@@ -35,6 +36,7 @@ pub(crate) struct RuntimeShared {
     clock: RwLock<Arc<dyn Clock>>,
     programs: Mutex<Vec<Weak<ProgramShared>>>,
     closed: AtomicBool,
+    pub(crate) cache: ModuleCache,
 }
 
 impl RuntimeShared {
@@ -80,6 +82,7 @@ impl Runtime {
                 clock: RwLock::new(Arc::new(MonotonicClock)),
                 programs: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
+                cache: ModuleCache::default(),
             }),
         }
     }
@@ -215,6 +218,22 @@ impl Runtime {
         self.shared.programs.lock().clear();
         self.shared.host_functions.write().clear();
         Ok(())
+    }
+
+    /// Counters of the compiled-module cache.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.shared.cache.stats()
+    }
+
+    /// Also keeps compiled modules in `directory` (created if missing), so a
+    /// restarted controller skips compiling programs it has seen before.
+    /// Files are validated (version, target, key, SHA-256) before use; a
+    /// corrupted or foreign file is recompiled. The directory must be
+    /// writable only by the controller: its artifacts are native code.
+    /// `None` turns the disk cache off.
+    pub fn set_cache_dir(&self, directory: Option<std::path::PathBuf>) -> Result<()> {
+        self.shared.check_open()?;
+        self.shared.cache.set_directory(directory)
     }
 
     pub fn is_closed(&self) -> bool {
