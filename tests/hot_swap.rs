@@ -1,0 +1,221 @@
+//! Hot swap: reload under concurrent polling, retained state across reloads
+//! and resets, failed reloads, and the compiled-module cache.
+
+mod common;
+
+use common::fixture;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use wasmcell::{ErrorKind, HostCall, ProgramState, Runtime, Val};
+
+/// What the retain_counter fixtures report.
+#[derive(Default)]
+struct Reports {
+    tick: AtomicI32,
+    version: AtomicI32,
+    started: Mutex<Vec<(i32, i32)>>,
+}
+
+fn runtime() -> (Runtime, Arc<Reports>) {
+    let rt = Runtime::default();
+    let reports = Arc::new(Reports::default());
+    let r = reports.clone();
+    rt.define("test", "tick", "(i)", move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
+        if let Val::I32(n) = args[0] {
+            r.tick.store(n, Ordering::SeqCst);
+        }
+        Ok(())
+    })
+    .unwrap();
+    let r = reports.clone();
+    rt.define("test", "version", "(i)", move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
+        if let Val::I32(n) = args[0] {
+            r.version.store(n, Ordering::SeqCst);
+        }
+        Ok(())
+    })
+    .unwrap();
+    let r = reports.clone();
+    rt.define("test", "started", "(ii)", move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
+        if let (Val::I32(kind), Val::I32(restored)) = (args[0], args[1]) {
+            r.started.lock().unwrap().push((kind, restored));
+        }
+        Ok(())
+    })
+    .unwrap();
+    (rt, reports)
+}
+
+#[test]
+fn a_retained_counter_survives_1000_reloads_with_two_compiles() {
+    let (rt, reports) = runtime();
+    let versions = [fixture("retain_counter_v1.wat"), fixture("retain_counter_v2.wat")];
+    let program = rt.load("counter", &versions[0]).unwrap();
+    for swap in 0..1000 {
+        program.poll().unwrap();
+        assert_eq!(reports.tick.load(Ordering::SeqCst), swap + 1);
+        program.reload(&versions[(swap as usize + 1) % 2]).unwrap();
+        assert_eq!(program.notice(), "retain area carried over (8 bytes, layout id 1)");
+    }
+    program.poll().unwrap();
+    assert_eq!(reports.tick.load(Ordering::SeqCst), 1001);
+    assert_eq!(reports.version.load(Ordering::SeqCst), 1);
+    let stats = rt.cache_stats();
+    assert_eq!(stats.compiles, 2, "each version compiled once: {stats:?}");
+    assert_eq!(stats.memory_hits, 999);
+    let started = reports.started.lock().unwrap();
+    assert_eq!(started[0], (0, 0), "cold load, nothing restored");
+    assert!(started[1..].iter().all(|s| *s == (2, 1)), "reloads with the retain area restored");
+}
+
+#[test]
+fn reset_keeps_the_retain_area_and_says_so() {
+    let (rt, reports) = runtime();
+    let program = rt.load("counter", &fixture("retain_counter_v1.wat")).unwrap();
+    for _ in 0..5 {
+        program.poll().unwrap();
+    }
+    program.reset().unwrap();
+    program.poll().unwrap();
+    assert_eq!(reports.tick.load(Ordering::SeqCst), 6);
+    assert_eq!(reports.started.lock().unwrap().last(), Some(&(1, 1)));
+}
+
+#[test]
+fn a_different_retain_layout_starts_from_defaults_and_tells_why() {
+    let (rt, reports) = runtime();
+    let program = rt.load("counter", &fixture("retain_counter_v1.wat")).unwrap();
+    for _ in 0..5 {
+        program.poll().unwrap();
+    }
+    program.reload(&fixture("retain_counter_v3.wat")).unwrap();
+    assert!(program.notice().contains("not carried over"), "{}", program.notice());
+    assert!(program.notice().contains("layout id 2"), "{}", program.notice());
+    program.poll().unwrap();
+    assert_eq!(reports.tick.load(Ordering::SeqCst), 1);
+    assert_eq!(reports.started.lock().unwrap().last(), Some(&(2, 0)));
+}
+
+#[test]
+fn a_failed_reload_keeps_the_old_version_running() {
+    let (rt, reports) = runtime();
+    let program = rt.load("counter", &fixture("retain_counter_v1.wat")).unwrap();
+    program.poll().unwrap();
+    for (bytes, kind) in [
+        (b"garbage".to_vec(), ErrorKind::Compile),
+        (fixture("missing_import.wat"), ErrorKind::Link),
+        (fixture("init_trap.wat"), ErrorKind::Instantiate),
+    ] {
+        let err = program.reload(&bytes).unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
+        assert!(err.message().contains("previous version keeps running"), "{err}");
+        program.poll().unwrap();
+    }
+    assert_eq!(reports.tick.load(Ordering::SeqCst), 4);
+    assert_eq!(program.state(), ProgramState::Ready);
+}
+
+#[test]
+fn prepare_and_commit_are_separate_steps() {
+    let (rt, reports) = runtime();
+    let a = rt.load("a", &fixture("retain_counter_v1.wat")).unwrap();
+    let b = rt.load("b", &fixture("retain_counter_v1.wat")).unwrap();
+    let prepared = a.prepare_reload(&fixture("retain_counter_v2.wat")).unwrap();
+    a.poll().unwrap();
+    assert_eq!(reports.version.load(Ordering::SeqCst), 1, "not swapped before commit");
+    let err = b.commit_reload(prepared).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    let prepared = a.prepare_reload(&fixture("retain_counter_v2.wat")).unwrap();
+    a.commit_reload(prepared).unwrap();
+    a.poll().unwrap();
+    assert_eq!(reports.version.load(Ordering::SeqCst), 2);
+    assert_eq!(reports.tick.load(Ordering::SeqCst), 2);
+    drop(a.prepare_reload(&fixture("retain_counter_v1.wat")).unwrap()); // discarded
+    a.poll().unwrap();
+    assert_eq!(reports.version.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn reload_under_concurrent_polling_never_breaks_a_poll() {
+    let (rt, reports) = runtime();
+    let versions = [fixture("retain_counter_v1.wat"), fixture("retain_counter_v2.wat")];
+    let program = rt.load("counter", &versions[0]).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (program, done, reports) = (program.clone(), done.clone(), reports.clone());
+        std::thread::spawn(move || {
+            let mut expected = 0;
+            while !done.load(Ordering::SeqCst) {
+                program.poll().expect("every poll succeeds during swaps");
+                expected += 1;
+                assert_eq!(reports.tick.load(Ordering::SeqCst), expected, "the counter never skips or repeats");
+            }
+            expected
+        })
+    };
+    for swap in 0..2000 {
+        program.reload(&versions[(swap + 1) % 2]).unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let polls = poller.join().unwrap();
+    assert!(polls > 0);
+    assert_eq!(program.stats().faults, 0);
+}
+
+#[test]
+fn the_disk_cache_skips_compiles_and_rejects_corrupted_files() {
+    let dir = std::env::temp_dir().join(format!("wasmcell-cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bytes = fixture("hello.wat");
+
+    let first = Runtime::default();
+    first.set_cache_dir(Some(dir.clone())).unwrap();
+    first.load("hello", &bytes).unwrap().poll().unwrap();
+    assert_eq!(first.cache_stats().compiles, 1);
+    first.load("again", &bytes).unwrap();
+    assert_eq!(first.cache_stats().memory_hits, 1);
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+
+    let second = Runtime::default();
+    second.set_cache_dir(Some(dir.clone())).unwrap();
+    second.load("hello", &bytes).unwrap().poll().unwrap();
+    let stats = second.cache_stats();
+    assert_eq!((stats.compiles, stats.disk_hits), (0, 1), "{stats:?}");
+
+    // Flip one byte of the stored artifact: the digest no longer matches.
+    let mut contents = std::fs::read(&files[0]).unwrap();
+    let last = contents.len() - 1;
+    contents[last] ^= 0xff;
+    std::fs::write(&files[0], &contents).unwrap();
+    let third = Runtime::default();
+    third.set_cache_dir(Some(dir.clone())).unwrap();
+    third.load("hello", &bytes).unwrap().poll().unwrap();
+    let stats = third.cache_stats();
+    assert_eq!((stats.compiles, stats.disk_hits, stats.rejected_files), (1, 0, 1), "{stats:?}");
+
+    // A foreign file (another format entirely) is rejected the same way.
+    std::fs::write(&files[0], b"not a wasmcell artifact").unwrap();
+    let fourth = Runtime::default();
+    fourth.set_cache_dir(Some(dir.clone())).unwrap();
+    fourth.load("hello", &bytes).unwrap().poll().unwrap();
+    assert_eq!(fourth.cache_stats().rejected_files, 1);
+    // ... and replaced by a good one.
+    let fifth = Runtime::default();
+    fifth.set_cache_dir(Some(dir.clone())).unwrap();
+    fifth.load("hello", &bytes).unwrap();
+    assert_eq!(fifth.cache_stats().disk_hits, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn different_budgets_are_different_cache_entries() {
+    let rt = Runtime::default();
+    let bytes = fixture("hello.wat");
+    rt.load("a", &bytes).unwrap();
+    let mut limits = rt.default_limits();
+    limits.fuel_per_poll = 1234;
+    rt.set_default_limits(limits).unwrap();
+    rt.load("b", &bytes).unwrap();
+    assert_eq!(rt.cache_stats().compiles, 2);
+}
