@@ -27,7 +27,7 @@ VALGRIND   ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-k
 
 HAS_WASM32 := $(shell rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null | xargs -r test -d && echo yes)
 
-.PHONY: all lib guests examples demo test test-rust test-c test-python bench deps check-header lint clean
+.PHONY: all lib guests examples demo hot-reload test test-rust test-c test-python bench deps check-header lint clean
 
 all: lib examples guests
 
@@ -52,7 +52,7 @@ endif
 
 # ---- C programs -------------------------------------------------------------
 
-C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks
+C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/hot-reload
 C_TESTS    := $(BUILD)/test_api $(BUILD)/test_threads
 
 examples: lib $(C_EXAMPLES)
@@ -73,6 +73,11 @@ $(BUILD)/asan_test_%: tests/c/test_%.c tests/c/check.h include/wasmcell.h lib
 
 demo: all
 	$(BUILD)/demo $(GUESTS)
+
+# Online change under load: 1 kHz polling while another thread swaps versions.
+HOT_RELOAD_SECONDS ?= 60
+hot-reload: all
+	$(BUILD)/hot-reload $(GUESTS) $(HOT_RELOAD_SECONDS)
 
 # ---- tests ----------------------------------------------------------------
 

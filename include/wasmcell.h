@@ -80,6 +80,12 @@ typedef struct wasmcell_call wasmcell_call;
 typedef struct wasmcell_program wasmcell_program;
 
 /**
+ * An opaque handle to a prepared hot swap: a new version of a program,
+ * compiled and instantiated, waiting for `wasmcell_program_commit_reload`.
+ */
+typedef struct wasmcell_reload wasmcell_reload;
+
+/**
  * An opaque runtime handle: host functions, log sink, clock and default
  * limits shared by the programs loaded into it. Created by
  * `wasmcell_runtime_new`, freed by `wasmcell_runtime_free`.
@@ -91,6 +97,30 @@ typedef struct wasmcell_runtime wasmcell_runtime;
  * `WASMCELL_ERR_*` code. Numeric values never change once released.
  */
 typedef int32_t wasmcell_status;
+
+/**
+ * Counters of a runtime's compiled-module cache, from
+ * `wasmcell_runtime_cache_stats`.
+ */
+typedef struct wasmcell_cache_stats {
+  /**
+   * Modules compiled by cranelift.
+   */
+  uint64_t compiles;
+  /**
+   * Loads, reloads and prepares served from memory.
+   */
+  uint64_t memory_hits;
+  /**
+   * Loads, reloads and prepares served from the cache directory.
+   */
+  uint64_t disk_hits;
+  /**
+   * Cache files that failed validation (corrupted, truncated, written by
+   * another version or for another machine) and were recompiled.
+   */
+  uint64_t rejected_files;
+} wasmcell_cache_stats;
 
 /**
  * Returns the current time in nanoseconds; must never go backwards. Runs on
@@ -384,6 +414,31 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Keeps compiled modules in `path` as well as in memory (the directory is
+ * created if missing), so a restarted controller skips compiling programs it
+ * has seen before. `NULL` turns the disk cache off. Every file is validated
+ * before use (wasmcell and wasmer version, target, cache key, SHA-256 of the
+ * artifact); a corrupted or foreign file is recompiled and replaced, never
+ * executed. The directory must be writable only by the controller: its
+ * files are native code.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_IO` (cannot create it),
+ * `WASMCELL_ERR_INVALID_ARGUMENT` (not UTF-8), `WASMCELL_ERR_INVALID_HANDLE`.
+ * Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_cache_dir(struct wasmcell_runtime *rt,
+                                               const char *path);
+
+/**
+ * Copies the runtime's cache counters into `*stats`.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_cache_stats(struct wasmcell_runtime *rt,
+                                             struct wasmcell_cache_stats *stats);
+
+/**
  * Replaces the clock guests read through `wasmcell.now_ns` (for simulation,
  * tests, or machine time), or restores the default monotonic clock
  * (nanoseconds since the library's first use) when `fn` is NULL.
@@ -661,6 +716,64 @@ wasmcell_status wasmcell_program_name(struct wasmcell_program *p,
                                       char *buf,
                                       size_t cap,
                                       size_t *len);
+
+/**
+ * The slow half of a hot swap, for hosts that compile on a worker thread
+ * and swap on the control thread: compiles `bytes` (wasm or WAT; from the
+ * module cache when seen before), links and instantiates them, without
+ * touching the running version, which keeps polling meanwhile.
+ *
+ * Ownership: on success the caller owns `*out` and must pass it to
+ * `wasmcell_program_commit_reload` or `wasmcell_reload_discard`; freeing the
+ * runtime or unloading the program also releases it.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_LIMIT`, `WASMCELL_ERR_COMPILE`,
+ * `WASMCELL_ERR_LINK`, `WASMCELL_ERR_INSTANTIATE`; `WASMCELL_ERR_BUSY`;
+ * `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`.
+ * Thread safety: any thread; does not wait for a running poll.
+ */
+wasmcell_status wasmcell_program_prepare_reload(struct wasmcell_program *p,
+                                                const uint8_t *bytes,
+                                                size_t len,
+                                                struct wasmcell_reload **out);
+
+/**
+ * The fast half of a hot swap, between two polls: carries the retain area
+ * over (same size and layout id; see `wasmcell_program_notice`), runs the
+ * new version's `init` and swaps it in. A poll running on another thread
+ * finishes on the old version; the next runs the new one. `reload` is
+ * consumed in every case except `WASMCELL_ERR_INVALID_HANDLE` for `reload`
+ * itself.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INSTANTIATE` (the new `init` trapped;
+ * the old version keeps running); `WASMCELL_ERR_INVALID_ARGUMENT` (prepared
+ * for another program); `WASMCELL_ERR_BUSY`; `WASMCELL_ERR_INVALID_HANDLE`.
+ * Thread safety: any thread; waits for a running poll of the program.
+ */
+wasmcell_status wasmcell_program_commit_reload(struct wasmcell_program *p,
+                                               struct wasmcell_reload *reload);
+
+/**
+ * Releases a prepared reload without swapping it in.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale,
+ * already committed or discarded). Any thread.
+ */
+wasmcell_status wasmcell_reload_discard(struct wasmcell_reload *reload);
+
+/**
+ * Copies what happened to the retain area at the last reset or reload into
+ * `buf`: "retain area carried over (N bytes, layout id L)", or why it was
+ * not (different size or layout id: the new version started from its
+ * defaults), or "" if the program declares no retain area.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
+ * `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_notice(struct wasmcell_program *p,
+                                        char *buf,
+                                        size_t cap,
+                                        size_t *len);
 
 /**
  * Creates a runtime with safe default limits (finite instruction budget per

@@ -458,18 +458,23 @@ impl Program {
     /// its `init` and swaps it in, all under the program's lock.
     fn swap_in(&self, mut fresh: LiveInstance, start: StartKind) -> Result<()> {
         let shared = &*self.shared;
-        let mut live = shared.live.lock();
-        let Some(old) = live.as_mut() else {
-            return Err(self.unloaded_error());
+        let retired = {
+            let mut live = shared.live.lock();
+            let Some(old) = live.as_mut() else {
+                return Err(self.unloaded_error());
+            };
+            let (restored, notice) = carry_retain(old, &mut fresh);
+            fresh.run_init(&shared.name, self.fuel(), start, restored)?;
+            *shared.notice.lock() = notice;
+            *shared.fault.lock() = None;
+            shared
+                .state
+                .store(ProgramState::Ready as u8, Ordering::Release);
+            live.replace(fresh)
         };
-        let (restored, notice) = carry_retain(old, &mut fresh);
-        fresh.run_init(&shared.name, self.fuel(), start, restored)?;
-        *live = Some(fresh);
-        *shared.notice.lock() = notice;
-        *shared.fault.lock() = None;
-        shared
-            .state
-            .store(ProgramState::Ready as u8, Ordering::Release);
+        // Tearing the old instance down (unmapping its memory) happens after
+        // the lock is released, so it does not stall the polling thread.
+        drop(retired);
         Ok(())
     }
 

@@ -20,28 +20,43 @@ fn runtime() -> (Runtime, Arc<Reports>) {
     let rt = Runtime::default();
     let reports = Arc::new(Reports::default());
     let r = reports.clone();
-    rt.define("test", "tick", "(i)", move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
-        if let Val::I32(n) = args[0] {
-            r.tick.store(n, Ordering::SeqCst);
-        }
-        Ok(())
-    })
+    rt.define(
+        "test",
+        "tick",
+        "(i)",
+        move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
+            if let Val::I32(n) = args[0] {
+                r.tick.store(n, Ordering::SeqCst);
+            }
+            Ok(())
+        },
+    )
     .unwrap();
     let r = reports.clone();
-    rt.define("test", "version", "(i)", move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
-        if let Val::I32(n) = args[0] {
-            r.version.store(n, Ordering::SeqCst);
-        }
-        Ok(())
-    })
+    rt.define(
+        "test",
+        "version",
+        "(i)",
+        move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
+            if let Val::I32(n) = args[0] {
+                r.version.store(n, Ordering::SeqCst);
+            }
+            Ok(())
+        },
+    )
     .unwrap();
     let r = reports.clone();
-    rt.define("test", "started", "(ii)", move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
-        if let (Val::I32(kind), Val::I32(restored)) = (args[0], args[1]) {
-            r.started.lock().unwrap().push((kind, restored));
-        }
-        Ok(())
-    })
+    rt.define(
+        "test",
+        "started",
+        "(ii)",
+        move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
+            if let (Val::I32(kind), Val::I32(restored)) = (args[0], args[1]) {
+                r.started.lock().unwrap().push((kind, restored));
+            }
+            Ok(())
+        },
+    )
     .unwrap();
     (rt, reports)
 }
@@ -49,13 +64,19 @@ fn runtime() -> (Runtime, Arc<Reports>) {
 #[test]
 fn a_retained_counter_survives_1000_reloads_with_two_compiles() {
     let (rt, reports) = runtime();
-    let versions = [fixture("retain_counter_v1.wat"), fixture("retain_counter_v2.wat")];
+    let versions = [
+        fixture("retain_counter_v1.wat"),
+        fixture("retain_counter_v2.wat"),
+    ];
     let program = rt.load("counter", &versions[0]).unwrap();
     for swap in 0..1000 {
         program.poll().unwrap();
         assert_eq!(reports.tick.load(Ordering::SeqCst), swap + 1);
         program.reload(&versions[(swap as usize + 1) % 2]).unwrap();
-        assert_eq!(program.notice(), "retain area carried over (8 bytes, layout id 1)");
+        assert_eq!(
+            program.notice(),
+            "retain area carried over (8 bytes, layout id 1)"
+        );
     }
     program.poll().unwrap();
     assert_eq!(reports.tick.load(Ordering::SeqCst), 1001);
@@ -65,13 +86,18 @@ fn a_retained_counter_survives_1000_reloads_with_two_compiles() {
     assert_eq!(stats.memory_hits, 999);
     let started = reports.started.lock().unwrap();
     assert_eq!(started[0], (0, 0), "cold load, nothing restored");
-    assert!(started[1..].iter().all(|s| *s == (2, 1)), "reloads with the retain area restored");
+    assert!(
+        started[1..].iter().all(|s| *s == (2, 1)),
+        "reloads with the retain area restored"
+    );
 }
 
 #[test]
 fn reset_keeps_the_retain_area_and_says_so() {
     let (rt, reports) = runtime();
-    let program = rt.load("counter", &fixture("retain_counter_v1.wat")).unwrap();
+    let program = rt
+        .load("counter", &fixture("retain_counter_v1.wat"))
+        .unwrap();
     for _ in 0..5 {
         program.poll().unwrap();
     }
@@ -84,13 +110,23 @@ fn reset_keeps_the_retain_area_and_says_so() {
 #[test]
 fn a_different_retain_layout_starts_from_defaults_and_tells_why() {
     let (rt, reports) = runtime();
-    let program = rt.load("counter", &fixture("retain_counter_v1.wat")).unwrap();
+    let program = rt
+        .load("counter", &fixture("retain_counter_v1.wat"))
+        .unwrap();
     for _ in 0..5 {
         program.poll().unwrap();
     }
     program.reload(&fixture("retain_counter_v3.wat")).unwrap();
-    assert!(program.notice().contains("not carried over"), "{}", program.notice());
-    assert!(program.notice().contains("layout id 2"), "{}", program.notice());
+    assert!(
+        program.notice().contains("not carried over"),
+        "{}",
+        program.notice()
+    );
+    assert!(
+        program.notice().contains("layout id 2"),
+        "{}",
+        program.notice()
+    );
     program.poll().unwrap();
     assert_eq!(reports.tick.load(Ordering::SeqCst), 1);
     assert_eq!(reports.started.lock().unwrap().last(), Some(&(2, 0)));
@@ -99,7 +135,9 @@ fn a_different_retain_layout_starts_from_defaults_and_tells_why() {
 #[test]
 fn a_failed_reload_keeps_the_old_version_running() {
     let (rt, reports) = runtime();
-    let program = rt.load("counter", &fixture("retain_counter_v1.wat")).unwrap();
+    let program = rt
+        .load("counter", &fixture("retain_counter_v1.wat"))
+        .unwrap();
     program.poll().unwrap();
     for (bytes, kind) in [
         (b"garbage".to_vec(), ErrorKind::Compile),
@@ -108,7 +146,10 @@ fn a_failed_reload_keeps_the_old_version_running() {
     ] {
         let err = program.reload(&bytes).unwrap_err();
         assert_eq!(err.kind(), kind, "{err}");
-        assert!(err.message().contains("previous version keeps running"), "{err}");
+        assert!(
+            err.message().contains("previous version keeps running"),
+            "{err}"
+        );
         program.poll().unwrap();
     }
     assert_eq!(reports.tick.load(Ordering::SeqCst), 4);
@@ -122,7 +163,11 @@ fn prepare_and_commit_are_separate_steps() {
     let b = rt.load("b", &fixture("retain_counter_v1.wat")).unwrap();
     let prepared = a.prepare_reload(&fixture("retain_counter_v2.wat")).unwrap();
     a.poll().unwrap();
-    assert_eq!(reports.version.load(Ordering::SeqCst), 1, "not swapped before commit");
+    assert_eq!(
+        reports.version.load(Ordering::SeqCst),
+        1,
+        "not swapped before commit"
+    );
     let err = b.commit_reload(prepared).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     let prepared = a.prepare_reload(&fixture("retain_counter_v2.wat")).unwrap();
@@ -138,7 +183,10 @@ fn prepare_and_commit_are_separate_steps() {
 #[test]
 fn reload_under_concurrent_polling_never_breaks_a_poll() {
     let (rt, reports) = runtime();
-    let versions = [fixture("retain_counter_v1.wat"), fixture("retain_counter_v2.wat")];
+    let versions = [
+        fixture("retain_counter_v1.wat"),
+        fixture("retain_counter_v2.wat"),
+    ];
     let program = rt.load("counter", &versions[0]).unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let poller = {
@@ -148,7 +196,11 @@ fn reload_under_concurrent_polling_never_breaks_a_poll() {
             while !done.load(Ordering::SeqCst) {
                 program.poll().expect("every poll succeeds during swaps");
                 expected += 1;
-                assert_eq!(reports.tick.load(Ordering::SeqCst), expected, "the counter never skips or repeats");
+                assert_eq!(
+                    reports.tick.load(Ordering::SeqCst),
+                    expected,
+                    "the counter never skips or repeats"
+                );
             }
             expected
         })
@@ -174,7 +226,10 @@ fn the_disk_cache_skips_compiles_and_rejects_corrupted_files() {
     assert_eq!(first.cache_stats().compiles, 1);
     first.load("again", &bytes).unwrap();
     assert_eq!(first.cache_stats().memory_hits, 1);
-    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
 
     let second = Runtime::default();
@@ -192,7 +247,11 @@ fn the_disk_cache_skips_compiles_and_rejects_corrupted_files() {
     third.set_cache_dir(Some(dir.clone())).unwrap();
     third.load("hello", &bytes).unwrap().poll().unwrap();
     let stats = third.cache_stats();
-    assert_eq!((stats.compiles, stats.disk_hits, stats.rejected_files), (1, 0, 1), "{stats:?}");
+    assert_eq!(
+        (stats.compiles, stats.disk_hits, stats.rejected_files),
+        (1, 0, 1),
+        "{stats:?}"
+    );
 
     // A foreign file (another format entirely) is rejected the same way.
     std::fs::write(&files[0], b"not a wasmcell artifact").unwrap();

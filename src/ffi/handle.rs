@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 const KIND_RUNTIME: u64 = 1;
 const KIND_PROGRAM: u64 = 2;
+const KIND_RELOAD: u64 = 3;
 const GENERATION_MASK: u64 = (1 << 30) - 1;
 
 /// A runtime as the C layer keeps it: with the message of its last failure.
@@ -28,9 +29,35 @@ pub(crate) struct ProgramEntry {
     pub(crate) last_error: Mutex<String>,
 }
 
+/// A prepared hot swap waiting for its commit.
+pub(crate) struct ReloadEntry {
+    pub(crate) prepared: Mutex<Option<crate::program::PreparedReload>>,
+    pub(crate) runtime_slot: u32,
+}
+
 enum Entry {
     Runtime(Arc<RuntimeEntry>),
     Program(Arc<ProgramEntry>),
+    Reload(Arc<ReloadEntry>),
+}
+
+impl Entry {
+    fn runtime_slot(&self) -> Option<u32> {
+        match self {
+            Entry::Runtime(_) => None,
+            Entry::Program(p) => Some(p.runtime_slot),
+            Entry::Reload(r) => Some(r.runtime_slot),
+        }
+    }
+}
+
+fn kind_name(kind: u64) -> &'static str {
+    match kind {
+        KIND_RUNTIME => "runtime",
+        KIND_PROGRAM => "program",
+        KIND_RELOAD => "reload",
+        _ => "unknown",
+    }
 }
 
 struct Slot {
@@ -93,13 +120,9 @@ impl Table {
             .filter(|_| slot.generation & GENERATION_MASK == generation)
             .ok_or_else(|| invalid(&format!("stale {what} handle (already freed or unloaded)")))?;
         if found_kind != kind {
-            let other = if found_kind == KIND_RUNTIME {
-                "runtime"
-            } else {
-                "program"
-            };
             return Err(invalid(&format!(
-                "a {other} handle was passed where a {what} handle is expected"
+                "a {} handle was passed where a {what} handle is expected",
+                kind_name(found_kind)
             )));
         }
         Ok((index, entry))
@@ -161,24 +184,56 @@ pub(crate) fn remove_program(handle: usize) -> Result<Arc<ProgramEntry>, Error> 
     }
 }
 
-/// Removes a runtime handle and the handles of all its programs.
+/// Removes a runtime handle and the handles of all its programs and
+/// prepared reloads. The entries are dropped after the table is unlocked: a
+/// dropped instance may run a host function's `free_fn`, which may call back
+/// into wasmcell.
 pub(crate) fn remove_runtime(handle: usize) -> Result<(), Error> {
-    let mut table = TABLE.write();
-    let (index, _) = table.lookup(handle, KIND_RUNTIME, "runtime")?;
-    table.remove(index);
-    let orphans: Vec<u32> = table
-        .slots
-        .iter()
-        .enumerate()
-        .filter(
-            |(_, slot)| matches!(&slot.entry, Some(Entry::Program(p)) if p.runtime_slot == index),
-        )
-        .map(|(i, _)| i as u32)
-        .collect();
-    for orphan in orphans {
-        table.remove(orphan);
+    let mut removed = Vec::new();
+    {
+        let mut table = TABLE.write();
+        let (index, _) = table.lookup(handle, KIND_RUNTIME, "runtime")?;
+        removed.extend(table.remove(index));
+        let orphans: Vec<u32> = table
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.entry.as_ref().and_then(Entry::runtime_slot) == Some(index))
+            .map(|(i, _)| i as u32)
+            .collect();
+        for orphan in orphans {
+            removed.extend(table.remove(orphan));
+        }
     }
+    drop(removed);
     Ok(())
+}
+
+/// Registers a prepared reload of the program behind `program_handle`.
+pub(crate) fn insert_reload(
+    program_handle: usize,
+    prepared: crate::program::PreparedReload,
+) -> Result<usize, Error> {
+    let mut table = TABLE.write();
+    let runtime_slot = match table.lookup(program_handle, KIND_PROGRAM, "program")? {
+        (_, Entry::Program(entry)) => entry.runtime_slot,
+        _ => return Err(invalid("not a program handle")),
+    };
+    let entry = Arc::new(ReloadEntry {
+        prepared: Mutex::new(Some(prepared)),
+        runtime_slot,
+    });
+    Ok(table.insert(KIND_RELOAD, Entry::Reload(entry)))
+}
+
+/// Removes a prepared reload handle, returning what it held.
+pub(crate) fn remove_reload(handle: usize) -> Result<Arc<ReloadEntry>, Error> {
+    let mut table = TABLE.write();
+    let (index, _) = table.lookup(handle, KIND_RELOAD, "reload")?;
+    match table.remove(index) {
+        Some(Entry::Reload(entry)) => Ok(entry),
+        _ => Err(invalid("not a reload handle")),
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 #![allow(clippy::missing_safety_doc)]
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod cache;
 pub mod clock;
 pub mod handle;
 pub mod host;

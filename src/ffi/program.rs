@@ -337,6 +337,107 @@ pub extern "C" fn wasmcell_program_name(
     })
 }
 
+/// An opaque handle to a prepared hot swap: a new version of a program,
+/// compiled and instantiated, waiting for `wasmcell_program_commit_reload`.
+pub struct wasmcell_reload {
+    _private: [u8; 0],
+}
+
+/// The slow half of a hot swap, for hosts that compile on a worker thread
+/// and swap on the control thread: compiles `bytes` (wasm or WAT; from the
+/// module cache when seen before), links and instantiates them, without
+/// touching the running version, which keeps polling meanwhile.
+///
+/// Ownership: on success the caller owns `*out` and must pass it to
+/// `wasmcell_program_commit_reload` or `wasmcell_reload_discard`; freeing the
+/// runtime or unloading the program also releases it.
+///
+/// Returns: `WASMCELL_OK`; `WASMCELL_ERR_LIMIT`, `WASMCELL_ERR_COMPILE`,
+/// `WASMCELL_ERR_LINK`, `WASMCELL_ERR_INSTANTIATE`; `WASMCELL_ERR_BUSY`;
+/// `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`.
+/// Thread safety: any thread; does not wait for a running poll.
+#[no_mangle]
+pub extern "C" fn wasmcell_program_prepare_reload(
+    p: *mut wasmcell_program,
+    bytes: *const u8,
+    len: usize,
+    out: *mut *mut wasmcell_reload,
+) -> wasmcell_status {
+    with_program(p, |entry| {
+        let bytes = borrow_bytes(bytes, len, "bytes")?;
+        if out.is_null() {
+            return write_out(out, std::ptr::null_mut(), "out");
+        }
+        let prepared = entry.program.prepare_reload(bytes)?;
+        let handle = handle::insert_reload(to_program_handle(p), prepared)?;
+        write_out(out, std::ptr::without_provenance_mut(handle), "out")
+    })
+}
+
+/// The fast half of a hot swap, between two polls: carries the retain area
+/// over (same size and layout id; see `wasmcell_program_notice`), runs the
+/// new version's `init` and swaps it in. A poll running on another thread
+/// finishes on the old version; the next runs the new one. `reload` is
+/// consumed in every case except `WASMCELL_ERR_INVALID_HANDLE` for `reload`
+/// itself.
+///
+/// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INSTANTIATE` (the new `init` trapped;
+/// the old version keeps running); `WASMCELL_ERR_INVALID_ARGUMENT` (prepared
+/// for another program); `WASMCELL_ERR_BUSY`; `WASMCELL_ERR_INVALID_HANDLE`.
+/// Thread safety: any thread; waits for a running poll of the program.
+#[no_mangle]
+pub extern "C" fn wasmcell_program_commit_reload(
+    p: *mut wasmcell_program,
+    reload: *mut wasmcell_reload,
+) -> wasmcell_status {
+    with_program(p, |entry| {
+        if entry.program.is_busy_on_this_thread() {
+            // Checked before consuming the reload, so BUSY loses nothing.
+            return entry.program.poll();
+        }
+        let reload = handle::remove_reload(reload as usize)?;
+        let prepared = reload.prepared.lock().take();
+        let prepared = prepared.ok_or_else(|| {
+            crate::error::Error::new(
+                crate::error::ErrorKind::InvalidHandle,
+                "reload already used",
+            )
+        })?;
+        entry.program.commit_reload(prepared)?;
+        entry.last_error.lock().clear();
+        Ok(())
+    })
+}
+
+/// Releases a prepared reload without swapping it in.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale,
+/// already committed or discarded). Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_reload_discard(reload: *mut wasmcell_reload) -> wasmcell_status {
+    guard(|| handle::remove_reload(reload as usize).map(drop))
+}
+
+/// Copies what happened to the retain area at the last reset or reload into
+/// `buf`: "retain area carried over (N bytes, layout id L)", or why it was
+/// not (different size or layout id: the new version started from its
+/// defaults), or "" if the program declares no retain area.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
+/// `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_program_notice(
+    p: *mut wasmcell_program,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wasmcell_status {
+    guard_quiet(|| {
+        let entry = handle::program(to_program_handle(p))?;
+        copy_out(&entry.program.notice(), buf, cap, len)
+    })
+}
+
 /// Fault kinds reported by `wasmcell_program_fault_kind`.
 pub type wasmcell_fault = i32;
 /// Not faulted.

@@ -472,6 +472,75 @@ static void test_reload(void) {
     CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
 }
 
+static int32_t ignore_i(void *u, wasmcell_call *c, const wasmcell_val *a, size_t n, wasmcell_val *r, size_t m) {
+    (void)u; (void)c; (void)a; (void)n; (void)r; (void)m;
+    return 0;
+}
+
+static unsigned char *fixture_bytes(const char *file, size_t *len) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", fixtures_dir, file);
+    return read_file(path, len);
+}
+
+static void test_hot_swap(void) {
+    wasmcell_runtime *rt = NULL;
+    CHECK_STATUS(wasmcell_runtime_new(&rt), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_runtime_define(rt, "test", "tick", "(i)", tick, NULL, NULL), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_runtime_define(rt, "test", "version", "(i)", ignore_i, NULL, NULL), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_runtime_define(rt, "test", "started", "(ii)", ignore_i, NULL, NULL), WASMCELL_OK);
+    size_t len1 = 0, len2 = 0, len3 = 0;
+    unsigned char *v1 = fixture_bytes("retain_counter_v1.wat", &len1);
+    unsigned char *v2 = fixture_bytes("retain_counter_v2.wat", &len2);
+    unsigned char *v3 = fixture_bytes("retain_counter_v3.wat", &len3);
+    wasmcell_program *p = NULL, *other = NULL;
+    CHECK_STATUS(wasmcell_program_load(rt, "counter", v1, len1, &p), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_load(rt, "other", v1, len1, &other), WASMCELL_OK);
+    for (int i = 0; i < 3; i++) CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+
+    /* Prepare on one side, commit on the other; the program polls in between. */
+    wasmcell_reload *reload = NULL;
+    CHECK_STATUS(wasmcell_program_prepare_reload(p, v2, len2, &reload), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+    CHECK(last_tick == 4);
+    CHECK_STATUS(wasmcell_program_commit_reload(other, reload), WASMCELL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(wasmcell_program_commit_reload(p, reload), WASMCELL_ERR_INVALID_HANDLE); /* consumed */
+    CHECK_STATUS(wasmcell_program_prepare_reload(p, v2, len2, &reload), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_commit_reload(p, reload), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+    CHECK(last_tick == 5); /* the retained counter went on */
+    char notice[256];
+    CHECK_STATUS(wasmcell_program_notice(p, notice, sizeof notice, NULL), WASMCELL_OK);
+    CHECK_CONTAINS(notice, "carried over (8 bytes, layout id 1)");
+
+    CHECK_STATUS(wasmcell_program_prepare_reload(p, v1, len1, &reload), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_reload_discard(reload), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_reload_discard(reload), WASMCELL_ERR_INVALID_HANDLE);
+    CHECK_STATUS(wasmcell_program_prepare_reload(p, (const uint8_t *)"junk", 4, &reload), WASMCELL_ERR_COMPILE);
+
+    /* A different retain layout: fresh defaults, and the notice says why. */
+    CHECK_STATUS(wasmcell_program_reload(p, v3, len3), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_notice(p, notice, sizeof notice, NULL), WASMCELL_OK);
+    CHECK_CONTAINS(notice, "not carried over");
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+    CHECK(last_tick == 1);
+
+    wasmcell_cache_stats cache;
+    CHECK_STATUS(wasmcell_runtime_cache_stats(rt, &cache), WASMCELL_OK);
+    CHECK(cache.compiles == 3);   /* v1, v2, v3 once each */
+    CHECK(cache.memory_hits == 3); /* other, second v2 prepare, v1 prepare */
+    CHECK_STATUS(wasmcell_runtime_cache_stats(rt, NULL), WASMCELL_ERR_INVALID_ARGUMENT);
+
+    /* A prepared reload left pending is released by freeing the runtime. */
+    CHECK_STATUS(wasmcell_program_prepare_reload(p, v1, len1, &reload), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_runtime_set_cache_dir(rt, "/proc/wasmcell-cannot-create-this"), WASMCELL_ERR_IO);
+    CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_reload_discard(reload), WASMCELL_ERR_INVALID_HANDLE);
+    free(v1);
+    free(v2);
+    free(v3);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) fixtures_dir = argv[1];
     test_version();
@@ -485,5 +554,6 @@ int main(int argc, char **argv) {
     test_log_and_clock();
     test_limits();
     test_reload();
+    test_hot_swap();
     return check_summary("test_api");
 }
