@@ -75,7 +75,7 @@ fn raw_poll(wat: &str, metering: bool) -> (Store, TypedFunction<(), ()>, Instanc
 
 fn row(what: &str, ours: Duration, baseline: Duration, baseline_name: &str) {
     println!(
-        "{what:<48} {:>12?} {:>12?}  {:>6.2}x  ({baseline_name})",
+        "{what:<48} {:>12.1?} {:>12.1?}  {:>7.3}x  ({baseline_name})",
         ours,
         baseline,
         ours.as_secs_f64() / baseline.as_secs_f64()
@@ -166,4 +166,45 @@ fn main() {
         "raw TypedFunction::call",
     );
     wasmcell::ffi::runtime::wasmcell_runtime_free(c_rt);
+
+    // --- load: cold compile vs cache hit ----------------------------------
+    println!("load (compile + instantiate + init), per load");
+    for (size, wat) in [("tiny module", EMPTY_WAT.to_string()), ("~1 MB module", big_module())] {
+        let wasm = wat::parse_str(&wat).unwrap();
+        let cold = best(3, 1, || {
+            let fresh = wasmcell::Runtime::default();
+            black_box(fresh.load("cold", &wasm).unwrap());
+        });
+        let warm_rt = wasmcell::Runtime::default();
+        warm_rt.load("first", &wasm).unwrap();
+        let hit = best(5, 20, || {
+            for _ in 0..20 {
+                black_box(warm_rt.load("hit", &wasm).unwrap());
+            }
+        });
+        let raw = best(3, 1, || {
+            let engine: Engine = EngineBuilder::new(Cranelift::default()).engine().into();
+            black_box(Module::new(&engine, &wasm).unwrap());
+        });
+        println!("  {size} ({} bytes of wasm)", wasm.len());
+        row("    wasmcell cold load (compiles)", cold, raw, "raw wasmer Module::new");
+        row("    wasmcell load, cache hit", hit, cold, "wasmcell cold load");
+    }
+}
+
+/// About 1 MB of wasm: many small functions with arithmetic and branches.
+fn big_module() -> String {
+    let mut text = String::from("(module (global $g (mut i32) (i32.const 0))\n");
+    for i in 0..20000 {
+        text.push_str(&format!(
+            "(func $f{i} (param i32) (result i32) (local i32)
+               (local.set 1 (i32.mul (local.get 0) (i32.const {i})))
+               (if (i32.gt_s (local.get 1) (i32.const 1000))
+                 (then (local.set 1 (i32.sub (local.get 1) (i32.const 7)))))
+               (global.set $g (i32.add (global.get $g) (local.get 1)))
+               (i32.xor (local.get 1) (global.get $g)))\n"
+        ));
+    }
+    text.push_str("(func (export \"poll\") (drop (call $f1 (i32.const 3)))))");
+    text
 }
