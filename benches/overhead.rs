@@ -169,7 +169,10 @@ fn main() {
 
     // --- load: cold compile vs cache hit ----------------------------------
     println!("load (compile + instantiate + init), per load");
-    for (size, wat) in [("tiny module", EMPTY_WAT.to_string()), ("~1 MB module", big_module())] {
+    for (size, wat) in [
+        ("tiny module", EMPTY_WAT.to_string()),
+        ("~1 MB module", big_module()),
+    ] {
         let wasm = wat::parse_str(&wat).unwrap();
         let cold = best(3, 1, || {
             let fresh = wasmcell::Runtime::default();
@@ -187,8 +190,18 @@ fn main() {
             black_box(Module::new(&engine, &wasm).unwrap());
         });
         println!("  {size} ({} bytes of wasm)", wasm.len());
-        row("    wasmcell cold load (compiles)", cold, raw, "raw wasmer Module::new");
-        row("    wasmcell load, cache hit", hit, cold, "wasmcell cold load");
+        row(
+            "    wasmcell cold load (compiles)",
+            cold,
+            raw,
+            "raw wasmer Module::new",
+        );
+        row(
+            "    wasmcell load, cache hit",
+            hit,
+            cold,
+            "wasmcell cold load",
+        );
     }
 }
 
