@@ -120,6 +120,14 @@ pub struct ImageLayout {
 }
 
 impl ImageLayout {
+    /// True when the guest declares no process image at all.
+    pub fn is_empty(&self) -> bool {
+        self.inputs.len == 0
+            && self.outputs.len == 0
+            && self.retain.len == 0
+            && self.signals.is_empty()
+    }
+
     pub fn region(&self, area: Area) -> Region {
         match area {
             Area::Input => self.inputs,

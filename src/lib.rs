@@ -16,6 +16,7 @@ pub mod image;
 mod instance;
 pub mod limits;
 pub mod log;
+pub mod process_image;
 pub mod program;
 pub mod runtime;
 
@@ -24,8 +25,10 @@ pub use clock::{Clock, MonotonicClock};
 pub use error::{Error, ErrorKind, Result};
 pub use fault::{Fault, FaultKind};
 pub use host::{HostCall, HostFunction, Signature, Val, ValKind};
+pub use image::{Area, ImageLayout, Region, Signal, SignalType};
 pub use limits::Limits;
 pub use log::{LogLevel, LogSink, StderrSink};
+pub use process_image::{SignalId, SignalValue};
 pub use program::{PollStats, Program, ProgramState};
 pub use runtime::{Runtime, RuntimeConfig};
 

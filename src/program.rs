@@ -2,8 +2,10 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
+use crate::image::{Area, ImageLayout, Signal};
 use crate::instance::{instantiate, LiveInstance, StartKind};
 use crate::limits::Limits;
+use crate::process_image::{read_retain_signal, HostImage, SignalId, SignalValue};
 use crate::runtime::{validate_limits, RuntimeShared};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -89,6 +91,8 @@ pub(crate) struct ProgramShared {
     /// What happened to the retain area at the last reset or reload.
     notice: Mutex<String>,
     stats: AtomicStats,
+    /// The host's side of the process image. Lock order: `live`, then `image`.
+    image: Mutex<HostImage>,
     live: Mutex<Option<LiveInstance>>,
 }
 
@@ -153,6 +157,7 @@ impl Program {
                 fault: Mutex::new(None),
                 notice: Mutex::new(String::new()),
                 stats: AtomicStats::default(),
+                image: Mutex::new(HostImage::new(live.image.clone())),
                 live: Mutex::new(Some(live)),
             }),
         })
@@ -299,10 +304,26 @@ impl Program {
         }
         let fuel = shared.fuel_per_poll.load(Ordering::Relaxed);
         let started = quanta::Instant::now();
+        let has_image = !live.image.is_empty();
+        if has_image {
+            let image = shared.image.lock();
+            if image.has_inputs() {
+                image.copy_in(live);
+            }
+        }
         let outcome = {
             let _running = RunningGuard::enter(&shared.running_on);
             live.poll(&shared.name, fuel)
         };
+        if has_image && outcome.fault.is_none() {
+            // Outputs are published only after a poll that succeeded: a
+            // faulting poll never exposes half-written outputs.
+            let mut image = shared.image.lock();
+            if image.has_outputs() {
+                let poll_number = shared.stats.polls.load(Ordering::Relaxed) + 1;
+                image.publish(live, poll_number);
+            }
+        }
         let elapsed = (quanta::Instant::now() - started).as_nanos() as u64;
 
         // Only the thread holding the program's lock writes the counters, so
@@ -467,6 +488,7 @@ impl Program {
             fresh.run_init(&shared.name, self.fuel(), start, restored)?;
             *shared.notice.lock() = notice;
             *shared.fault.lock() = None;
+            shared.image.lock().adopt(fresh.image.clone());
             shared
                 .state
                 .store(ProgramState::Ready as u8, Ordering::Release);
@@ -476,6 +498,69 @@ impl Program {
         // the lock is released, so it does not stall the polling thread.
         drop(retired);
         Ok(())
+    }
+
+    /// The process image the running version declares.
+    pub fn image_layout(&self) -> Arc<ImageLayout> {
+        self.shared.image.lock().layout()
+    }
+
+    /// Writes input bytes at `offset` of the input area; they reach the guest
+    /// at the start of the next poll. Never waits for a running poll.
+    pub fn write_inputs(&self, offset: usize, data: &[u8]) -> Result<()> {
+        self.check_loaded()?;
+        self.shared.image.lock().write_inputs(offset, data)
+    }
+
+    /// Reads back the input bytes the host wrote.
+    pub fn read_inputs(&self, offset: usize, out: &mut [u8]) -> Result<()> {
+        self.check_loaded()?;
+        self.shared.image.lock().read_inputs(offset, out)
+    }
+
+    /// Reads the published outputs (those of the last poll that succeeded)
+    /// and returns the number of that poll (0: none yet). Never waits for a
+    /// running poll.
+    pub fn read_outputs(&self, offset: usize, out: &mut [u8]) -> Result<u64> {
+        self.check_loaded()?;
+        self.shared.image.lock().read_outputs(offset, out)
+    }
+
+    /// The declared signals with their current ids.
+    pub fn signals(&self) -> Vec<(SignalId, Signal)> {
+        self.shared.image.lock().signals()
+    }
+
+    /// Looks a signal up by name, once; then get or set it by id.
+    pub fn signal(&self, name: &str) -> Result<(SignalId, Signal)> {
+        self.check_loaded()?;
+        self.shared.image.lock().lookup(name)
+    }
+
+    /// The value of a signal: inputs as last written by the host, outputs as
+    /// last published, retain values from the guest's memory (this waits for
+    /// a running poll).
+    pub fn get_signal(&self, id: SignalId) -> Result<SignalValue> {
+        self.check_loaded()?;
+        let signal = self.shared.image.lock().signal(id)?;
+        if signal.area != Area::Retain {
+            return Ok(self.shared.image.lock().get(&signal));
+        }
+        self.check_not_reentrant("read a retain signal")?;
+        let mut live = self.shared.live.lock();
+        let live = live.as_mut().ok_or_else(|| self.unloaded_error())?;
+        // Checked again under the live lock: a swap may have changed the table.
+        self.shared.image.lock().signal(id)?;
+        Ok(read_retain_signal(live, &signal))
+    }
+
+    /// Sets an input signal, range-checked against its type; it reaches the
+    /// guest at the start of the next poll.
+    pub fn set_signal(&self, id: SignalId, value: SignalValue) -> Result<()> {
+        self.check_loaded()?;
+        let mut image = self.shared.image.lock();
+        let signal = image.signal(id)?;
+        image.set(&signal, value)
     }
 
     /// Drops the instance and its memory. Waits for a poll running on another
