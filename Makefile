@@ -52,7 +52,7 @@ endif
 
 # ---- C programs -------------------------------------------------------------
 
-C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/hot-reload
+C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/hot-reload $(BUILD)/process-image
 C_TESTS    := $(BUILD)/test_api $(BUILD)/test_threads
 
 examples: lib $(C_EXAMPLES)

@@ -195,6 +195,16 @@ typedef void (*wasmcell_log_fn)(void *user_data,
                                 size_t len);
 
 /**
+ * Areas of the process image.
+ */
+typedef int32_t wasmcell_area;
+
+/**
+ * Signal types (the values a guest writes in its descriptor).
+ */
+typedef int32_t wasmcell_signal_type;
+
+/**
  * Program states reported by `wasmcell_program_state`.
  */
 typedef int32_t wasmcell_state;
@@ -242,6 +252,43 @@ typedef struct wasmcell_stats {
 #define WASMCELL_LOG_DEBUG 4
 
 #define WASMCELL_LOG_TRACE 5
+
+/**
+ * Host -> program: copied into the guest before each poll.
+ */
+#define WASMCELL_AREA_INPUT 0
+
+/**
+ * Program -> host: published after each poll that succeeded.
+ */
+#define WASMCELL_AREA_OUTPUT 1
+
+/**
+ * Program state that survives reset and reload.
+ */
+#define WASMCELL_AREA_RETAIN 2
+
+#define WASMCELL_SIGNAL_BOOL 0
+
+#define WASMCELL_SIGNAL_I8 1
+
+#define WASMCELL_SIGNAL_U8 2
+
+#define WASMCELL_SIGNAL_I16 3
+
+#define WASMCELL_SIGNAL_U16 4
+
+#define WASMCELL_SIGNAL_I32 5
+
+#define WASMCELL_SIGNAL_U32 6
+
+#define WASMCELL_SIGNAL_I64 7
+
+#define WASMCELL_SIGNAL_U64 8
+
+#define WASMCELL_SIGNAL_F32 9
+
+#define WASMCELL_SIGNAL_F64 10
 
 /**
  * Loaded and ready to poll.
@@ -546,6 +593,139 @@ wasmcell_status wasmcell_call_set_error(struct wasmcell_call *call,
 wasmcell_status wasmcell_runtime_set_log(struct wasmcell_runtime *rt,
                                          wasmcell_log_fn fn,
                                          void *user_data);
+
+/**
+ * Writes the size in bytes of one area (`WASMCELL_AREA_*`) of the program's
+ * process image to `*len` (0 if the program declares none).
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown area, NULL
+ * `len`), `WASMCELL_ERR_INVALID_HANDLE`. Any thread; never waits for a poll.
+ */
+wasmcell_status wasmcell_program_image_size(struct wasmcell_program *p,
+                                            wasmcell_area area,
+                                            size_t *len);
+
+/**
+ * Copies `len` bytes from `data` to `offset` of the input area. They reach
+ * the guest at the start of the next poll (a poll running now sees the
+ * previous inputs). Ownership: `data` is only read during the call.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (range outside the
+ * input area, `data` NULL with `len > 0`); `WASMCELL_ERR_INVALID_HANDLE`.
+ * Any thread; never waits for a running poll.
+ */
+wasmcell_status wasmcell_program_write_inputs(struct wasmcell_program *p,
+                                              size_t offset,
+                                              const uint8_t *data,
+                                              size_t len);
+
+/**
+ * Copies `len` bytes at `offset` of the published outputs into `data`: the
+ * outputs of the last poll that succeeded (a faulting poll never changes
+ * them). Writes the number of that poll to `*poll` if `poll` is not NULL
+ * (0: no poll has succeeded yet; compare with `wasmcell_stats.polls`).
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (range outside the
+ * output area, `data` NULL with `len > 0`); `WASMCELL_ERR_INVALID_HANDLE`.
+ * Any thread; never waits for a running poll.
+ */
+wasmcell_status wasmcell_program_read_outputs(struct wasmcell_program *p,
+                                              size_t offset,
+                                              uint8_t *data,
+                                              size_t len,
+                                              uint64_t *poll);
+
+/**
+ * Writes the number of declared signals to `*count`.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_signal_count(struct wasmcell_program *p,
+                                              size_t *count);
+
+/**
+ * Lists signal number `index` (0 .. count-1): copies its name into `name`
+ * (NUL-terminated) and writes its id, area, type and byte offset inside its
+ * area through the out-pointers that are not NULL.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_NOT_FOUND` (index out of range);
+ * `WASMCELL_ERR_BUFFER_TOO_SMALL` (the other outputs are still written);
+ * `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_signal_info(struct wasmcell_program *p,
+                                             size_t index,
+                                             char *name,
+                                             size_t cap,
+                                             size_t *name_len,
+                                             uint32_t *id,
+                                             wasmcell_area *area,
+                                             wasmcell_signal_type *ty,
+                                             uint32_t *offset);
+
+/**
+ * Looks a signal up by name (once, outside the control loop) and writes its
+ * id, and its area, type and offset where the pointers are not NULL. The id
+ * stays valid until a reset or reload changes the signal table.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_NOT_FOUND`;
+ * `WASMCELL_ERR_INVALID_ARGUMENT` (NULL `name` or `id`);
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_signal_lookup(struct wasmcell_program *p,
+                                               const char *name,
+                                               uint32_t *id,
+                                               wasmcell_area *area,
+                                               wasmcell_signal_type *ty,
+                                               uint32_t *offset);
+
+/**
+ * Reads a signal as a double (any type; 64-bit integers above 2^53 lose
+ * precision, use `wasmcell_program_signal_get_i64`). Inputs read back what
+ * the host wrote, outputs the last published values, retain values the
+ * guest's memory (waiting for a running poll).
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_NOT_FOUND` (unknown or stale id);
+ * `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`;
+ * `WASMCELL_ERR_BUSY` (a retain signal read from the program's own callback).
+ * Any thread.
+ */
+wasmcell_status wasmcell_program_signal_get_f64(struct wasmcell_program *p,
+                                                uint32_t id,
+                                                double *value);
+
+/**
+ * Reads an integer or bool signal exactly.
+ *
+ * Returns: as `wasmcell_program_signal_get_f64`, plus
+ * `WASMCELL_ERR_INVALID_ARGUMENT` for float signals and u64 values above
+ * INT64_MAX. Any thread.
+ */
+wasmcell_status wasmcell_program_signal_get_i64(struct wasmcell_program *p,
+                                                uint32_t id,
+                                                int64_t *value);
+
+/**
+ * Sets an input signal from a double. Integer and bool signals accept only
+ * integral values in their range (bool: 0 or 1). The value reaches the
+ * guest at the start of the next poll.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (not an input
+ * signal, value out of range or not integral); `WASMCELL_ERR_NOT_FOUND`;
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; never waits for a poll.
+ */
+wasmcell_status wasmcell_program_signal_set_f64(struct wasmcell_program *p,
+                                                uint32_t id,
+                                                double value);
+
+/**
+ * Sets an input signal from an integer, range-checked against its type.
+ *
+ * Returns: as `wasmcell_program_signal_set_f64`. Any thread.
+ */
+wasmcell_status wasmcell_program_signal_set_i64(struct wasmcell_program *p,
+                                                uint32_t id,
+                                                int64_t value);
 
 /**
  * Loads a program: `len` bytes of binary WebAssembly or WAT text. Compiles

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod handle;
 pub mod host;
 pub mod log;
+pub mod process_image;
 pub mod program;
 pub mod runtime;
 pub mod status;

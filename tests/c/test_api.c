@@ -541,6 +541,80 @@ static void test_hot_swap(void) {
     free(v3);
 }
 
+static void test_process_image(void) {
+    wasmcell_runtime *rt = NULL;
+    CHECK_STATUS(wasmcell_runtime_new(&rt), WASMCELL_OK);
+    wasmcell_program *p = NULL;
+    CHECK_STATUS(load_fixture(rt, "conveyor.wat", &p), WASMCELL_OK);
+    size_t in_len = 0, out_len = 0, retain_len = 0, count = 0;
+    CHECK_STATUS(wasmcell_program_image_size(p, WASMCELL_AREA_INPUT, &in_len), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_image_size(p, WASMCELL_AREA_OUTPUT, &out_len), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_image_size(p, WASMCELL_AREA_RETAIN, &retain_len), WASMCELL_OK);
+    CHECK(in_len == 16 && out_len == 24 && retain_len == 8);
+    CHECK_STATUS(wasmcell_program_image_size(p, 7, &in_len), WASMCELL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(wasmcell_program_signal_count(p, &count), WASMCELL_OK);
+    CHECK(count == 6);
+
+    char name[16];
+    size_t name_len = 0;
+    uint32_t id = 0, offset = 0;
+    wasmcell_area area = -1;
+    wasmcell_signal_type type = -1;
+    CHECK_STATUS(wasmcell_program_signal_info(p, 3, name, sizeof name, &name_len, &id, &area, &type, &offset), WASMCELL_OK);
+    CHECK(strcmp(name, "position") == 0 && name_len == 8);
+    CHECK(area == WASMCELL_AREA_OUTPUT && type == WASMCELL_SIGNAL_F64 && offset == 8);
+    CHECK_STATUS(wasmcell_program_signal_info(p, 6, name, sizeof name, NULL, NULL, NULL, NULL, NULL), WASMCELL_ERR_NOT_FOUND);
+    char tiny[4];
+    CHECK_STATUS(wasmcell_program_signal_info(p, 3, tiny, sizeof tiny, &name_len, NULL, NULL, NULL, NULL),
+                 WASMCELL_ERR_BUFFER_TOO_SMALL);
+
+    uint32_t speed = 0, enable = 0, position = 0, pulses = 0, distance = 0;
+    CHECK_STATUS(wasmcell_program_signal_lookup(p, "speed", &speed, NULL, NULL, NULL), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_signal_lookup(p, "enable", &enable, NULL, NULL, NULL), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_signal_lookup(p, "position", &position, &area, &type, NULL), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_signal_lookup(p, "pulses", &pulses, NULL, NULL, NULL), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_signal_lookup(p, "distance", &distance, NULL, NULL, NULL), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_signal_lookup(p, "nope", &id, NULL, NULL, NULL), WASMCELL_ERR_NOT_FOUND);
+    CHECK_STATUS(wasmcell_program_signal_lookup(p, NULL, &id, NULL, NULL, NULL), WASMCELL_ERR_INVALID_ARGUMENT);
+
+    /* Set by id, poll, read by id and by bytes. */
+    CHECK_STATUS(wasmcell_program_signal_set_f64(p, speed, 1.5), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_signal_set_i64(p, enable, 1), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_signal_set_i64(p, enable, 2), WASMCELL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(wasmcell_program_signal_set_f64(p, position, 1.0), WASMCELL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(wasmcell_program_signal_set_f64(p, 99999, 1.0), WASMCELL_ERR_NOT_FOUND);
+    for (int i = 0; i < 2; i++) CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+    double value = 0;
+    int64_t count_value = 0;
+    CHECK_STATUS(wasmcell_program_signal_get_f64(p, position, &value), WASMCELL_OK);
+    CHECK(value == 3.0);
+    CHECK_STATUS(wasmcell_program_signal_get_i64(p, pulses, &count_value), WASMCELL_OK);
+    CHECK(count_value == 2);
+    CHECK_STATUS(wasmcell_program_signal_get_i64(p, position, &count_value), WASMCELL_ERR_INVALID_ARGUMENT);
+    uint8_t outputs[24];
+    uint64_t published_by = 0;
+    CHECK_STATUS(wasmcell_program_read_outputs(p, 0, outputs, sizeof outputs, &published_by), WASMCELL_OK);
+    CHECK(published_by == 2 && outputs[0] == 1);
+    CHECK_STATUS(wasmcell_program_read_outputs(p, 20, outputs, 8, NULL), WASMCELL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(wasmcell_program_read_outputs(p, 0, NULL, 8, NULL), WASMCELL_ERR_INVALID_ARGUMENT);
+    double raw_speed = 2.0;
+    CHECK_STATUS(wasmcell_program_write_inputs(p, 0, (const uint8_t *)&raw_speed, sizeof raw_speed), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_write_inputs(p, 12, (const uint8_t *)&raw_speed, sizeof raw_speed),
+                 WASMCELL_ERR_INVALID_ARGUMENT);
+
+    /* A faulting poll publishes nothing; retain survives the reset. */
+    CHECK_STATUS(wasmcell_program_signal_set_f64(p, speed, -1.0), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_ERR_TRAP);
+    CHECK_STATUS(wasmcell_program_signal_get_f64(p, position, &value), WASMCELL_OK);
+    CHECK(value == 3.0);
+    CHECK_STATUS(wasmcell_program_reset(p), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_signal_set_f64(p, speed, 0.5), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_signal_get_f64(p, distance, &value), WASMCELL_OK);
+    CHECK(value == 3.5);
+    CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) fixtures_dir = argv[1];
     test_version();
@@ -555,5 +629,6 @@ int main(int argc, char **argv) {
     test_limits();
     test_reload();
     test_hot_swap();
+    test_process_image();
     return check_summary("test_api");
 }
