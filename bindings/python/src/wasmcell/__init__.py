@@ -28,6 +28,7 @@ from .errors import (
     NotFound,
     TrapError,
 )
+from .image import Area, ImageArea, Signal, SignalType
 from .program import FaultKind, PollStats, Program, ProgramState
 from .runtime import Runtime
 
@@ -40,6 +41,10 @@ def library_version() -> str:
 
 
 __all__ = [
+    "Area",
+    "ImageArea",
+    "Signal",
+    "SignalType",
     "BudgetExceeded",
     "BusyError",
     "CompileError",

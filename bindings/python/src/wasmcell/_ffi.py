@@ -64,6 +64,15 @@ class Stats(Structure):
     ]
 
 
+class CacheStats(Structure):
+    _fields_ = [
+        ("compiles", c_uint64),
+        ("memory_hits", c_uint64),
+        ("disk_hits", c_uint64),
+        ("rejected_files", c_uint64),
+    ]
+
+
 HOST_FN = CFUNCTYPE(c_int32, c_void_p, c_void_p, POINTER(Val), c_size_t, POINTER(Val), c_size_t)
 FREE_FN = CFUNCTYPE(None, c_void_p)
 LOG_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_int32, POINTER(c_char), c_size_t)
@@ -105,7 +114,29 @@ _SIGNATURES = {
     "wasmcell_program_set_memory_limit": (_status, [_handle, c_uint64]),
     "wasmcell_program_stats": (_status, [_handle, POINTER(Stats)]),
     "wasmcell_program_name": (_status, [_handle, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "wasmcell_program_notice": (_status, [_handle, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "wasmcell_runtime_set_cache_dir": (_status, [_handle, c_char_p]),
+    "wasmcell_runtime_cache_stats": (_status, [_handle, POINTER(CacheStats)]),
+    "wasmcell_program_image_size": (_status, [_handle, c_int32, POINTER(c_size_t)]),
+    "wasmcell_program_write_inputs": (_status, [_handle, c_size_t, c_char_p, c_size_t]),
+    "wasmcell_program_read_outputs": (_status, [_handle, c_size_t, c_char_p, c_size_t, POINTER(c_uint64)]),
+    "wasmcell_program_signal_count": (_status, [_handle, POINTER(c_size_t)]),
+    "wasmcell_program_signal_info": (
+        _status,
+        [_handle, c_size_t, c_char_p, c_size_t, POINTER(c_size_t), POINTER(c_uint32), POINTER(c_int32), POINTER(c_int32), POINTER(c_uint32)],
+    ),
+    "wasmcell_program_signal_lookup": (
+        _status,
+        [_handle, c_char_p, POINTER(c_uint32), POINTER(c_int32), POINTER(c_int32), POINTER(c_uint32)],
+    ),
+    "wasmcell_program_signal_get_f64": (_status, [_handle, c_uint32, POINTER(c_double)]),
+    "wasmcell_program_signal_get_i64": (_status, [_handle, c_uint32, POINTER(c_int64)]),
+    "wasmcell_program_signal_set_f64": (_status, [_handle, c_uint32, c_double]),
+    "wasmcell_program_signal_set_i64": (_status, [_handle, c_uint32, c_int64]),
 }
+
+AREA_INPUT, AREA_OUTPUT, AREA_RETAIN = 0, 1, 2
+SIGNAL_BOOL, SIGNAL_F32, SIGNAL_F64 = 0, 9, 10
 
 
 def _candidates() -> list[str]:

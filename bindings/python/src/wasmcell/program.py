@@ -11,6 +11,7 @@ from . import _ffi
 from .errors import error_for
 
 if TYPE_CHECKING:
+    from .image import Signal
     from .runtime import Runtime
 
 
@@ -65,6 +66,14 @@ class Program:
         self._handle = handle
         self._name = name
         self._closed = False
+        from .image import Area, ImageArea
+
+        #: Input signals: ``program.inputs["speed"] = 1.5`` (copied in before each poll).
+        self.inputs = ImageArea(self, Area.INPUT)
+        #: Output signals of the last poll that succeeded: ``program.outputs["motor_on"]``.
+        self.outputs = ImageArea(self, Area.OUTPUT)
+        #: Retained state (survives reset and reload): ``program.retain["distance"]``.
+        self.retain = ImageArea(self, Area.RETAIN)
 
     def __repr__(self) -> str:
         state = "unloaded" if self._closed else self.state.name.lower()
@@ -140,6 +149,31 @@ class Program:
         if self._closed:
             return ""
         return _ffi.read_string(_ffi.lib.wasmcell_program_error, self._handle)
+
+    @property
+    def signals(self) -> "list[Signal]":
+        """The signals the program declares in its process image."""
+        from .image import Area, Signal, SignalType
+
+        count = ctypes.c_size_t()
+        self._call(_ffi.lib.wasmcell_program_signal_count, ctypes.byref(count))
+        result = []
+        for index in range(count.value):
+            name = ctypes.create_string_buffer(256)
+            area = ctypes.c_int32()
+            kind = ctypes.c_int32()
+            offset = ctypes.c_uint32()
+            self._call(
+                _ffi.lib.wasmcell_program_signal_info,
+                index, name, 256, None, None, ctypes.byref(area), ctypes.byref(kind), ctypes.byref(offset),
+            )
+            result.append(Signal(name.value.decode(), Area(area.value), SignalType(kind.value), offset.value))
+        return result
+
+    @property
+    def notice(self) -> str:
+        """What happened to the retain area at the last reset or reload."""
+        return _ffi.read_string(_ffi.lib.wasmcell_program_notice, self._handle)
 
     @property
     def stats(self) -> PollStats:

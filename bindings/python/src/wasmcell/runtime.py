@@ -61,7 +61,8 @@ class Runtime:
     - ``fuel``: instruction budget per poll (an upper bound of wasm instructions);
     - ``memory_limit``: maximum linear memory per program, in bytes;
     - ``max_module_size``: largest module accepted by load and reload, in bytes;
-    - ``stack_size``: wasm stack per call, in bytes.
+    - ``stack_size``: wasm stack per call, in bytes;
+    - ``cache_dir``: also keep compiled modules on disk (validated before use).
 
     Guest output (``env.print`` and ``wasmcell.log``) goes to the Python logger
     ``wasmcell.<program name>`` unless ``log=False``.
@@ -74,6 +75,7 @@ class Runtime:
         memory_limit: Optional[int] = None,
         max_module_size: Optional[int] = None,
         stack_size: Optional[int] = None,
+        cache_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
         log: bool = True,
     ) -> None:
         handle = ctypes.c_void_p()
@@ -93,8 +95,17 @@ class Runtime:
             self._call(_ffi.lib.wasmcell_runtime_set_max_module_size, max_module_size)
         if stack_size is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_default_stack_size, stack_size)
+        if cache_dir is not None:
+            self._call(_ffi.lib.wasmcell_runtime_set_cache_dir, os.fspath(cache_dir).encode())
         if log:
             self._install_log()
+
+    @property
+    def cache_stats(self) -> "dict[str, int]":
+        """Compiled-module cache counters: compiles, memory_hits, disk_hits, rejected_files."""
+        raw = _ffi.CacheStats()
+        self._call(_ffi.lib.wasmcell_runtime_cache_stats, ctypes.byref(raw))
+        return {name: getattr(raw, name) for name, _ in raw._fields_}
 
     # -- lifecycle -----------------------------------------------------------
 
