@@ -54,3 +54,45 @@ fn hostile_rust_guests_are_contained() {
         assert_eq!(program.fault_kind(), fault, "{behaviour}: {err}");
     }
 }
+
+#[test]
+fn a_rust_guest_declares_its_process_image() {
+    use wasmcell::{Area, SignalType, SignalValue};
+    let Some(wasm) = build_rust_guest("conveyor.rs", "conveyor.wasm", &[]) else {
+        return;
+    };
+    let rt = Runtime::default();
+    let program = rt.load("conveyor", &wasm).unwrap();
+    let layout = program.image_layout();
+    assert_eq!(
+        (layout.inputs.len, layout.outputs.len, layout.retain.len),
+        (16, 24, 8)
+    );
+    let (speed, info) = program.signal("speed").unwrap();
+    assert_eq!((info.area, info.ty), (Area::Input, SignalType::F64));
+    let (enable, _) = program.signal("enable").unwrap();
+    let (position, _) = program.signal("position").unwrap();
+    let (distance, _) = program.signal("distance").unwrap();
+    program.set_signal(speed, SignalValue::Float(0.5)).unwrap();
+    program.set_signal(enable, SignalValue::Int(1)).unwrap();
+    for _ in 0..4 {
+        program.poll().unwrap();
+    }
+    assert_eq!(
+        program.get_signal(position).unwrap(),
+        SignalValue::Float(2.0)
+    );
+    program.set_signal(speed, SignalValue::Float(-1.0)).unwrap();
+    assert_eq!(program.poll().unwrap_err().kind(), ErrorKind::Trap);
+    assert_eq!(
+        program.get_signal(position).unwrap(),
+        SignalValue::Float(2.0),
+        "a faulting poll publishes nothing"
+    );
+    program.reset().unwrap();
+    assert_eq!(
+        program.get_signal(distance).unwrap(),
+        SignalValue::Float(2.0),
+        "retain survives reset"
+    );
+}
