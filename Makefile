@@ -106,6 +106,7 @@ test-python: lib
 
 bench:
 	$(CARGO) bench --bench overhead
+	$(CARGO) bench --bench scenarios
 
 # ---- maintenance ------------------------------------------------------------
 
