@@ -27,7 +27,7 @@ VALGRIND   ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-k
 
 HAS_WASM32 := $(shell rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null | xargs -r test -d && echo yes)
 
-.PHONY: all lib guests examples demo hot-reload test test-rust test-c test-python bench deps check-header lint clean
+.PHONY: all lib guests examples demo hot-reload test test-rust test-c test-python test-python-install bench deps check-header lint clean
 
 all: lib examples guests
 
@@ -81,7 +81,7 @@ hot-reload: all
 
 # ---- tests ----------------------------------------------------------------
 
-test: test-rust test-c test-python
+test: test-rust test-c test-python test-python-install
 
 test-rust:
 	$(CARGO) test --release
@@ -107,6 +107,15 @@ test-python: lib
 bench:
 	$(CARGO) bench --bench overhead
 	$(CARGO) bench --bench scenarios
+
+# The user's path: pip install the package into a fresh virtualenv (it builds
+# the Rust library with setuptools-rust, sharing this target directory) and
+# run an example with no PYTHONPATH or WASMCELL_LIBRARY.
+test-python-install: lib
+	rm -rf $(BUILD)/venv
+	$(PYTHON) -m venv $(BUILD)/venv
+	$(BUILD)/venv/bin/pip install -q ./bindings/python
+	cd $(BUILD) && env -u WASMCELL_LIBRARY -u PYTHONPATH venv/bin/python $(CURDIR)/examples-python/basic.py $(CURDIR)/guest/hello.wat 3
 
 # ---- maintenance ------------------------------------------------------------
 
