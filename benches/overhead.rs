@@ -4,9 +4,13 @@
 //!
 //! Run: `make bench` (or `cargo bench --bench overhead`).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::best;
 use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder};
 use wasmer::{imports, Engine, Instance, Module, Store, TypedFunction};
 use wasmer_middlewares::metering::set_remaining_points;
@@ -43,19 +47,6 @@ const BRANCHY_BODY: &str = "(if (i32.and (local.get $i) (i32.const 1))
         (then (local.set $acc (i32.shr_u (local.get $acc) (i32.const 1)))))";
 
 const EMPTY_WAT: &str = r#"(module (func (export "poll")))"#;
-
-/// Best time of `rounds` rounds of `f`, divided by `per_round` operations.
-fn best(rounds: usize, per_round: u64, mut f: impl FnMut()) -> Duration {
-    f(); // warm up
-    (0..rounds)
-        .map(|_| {
-            let started = Instant::now();
-            f();
-            started.elapsed() / per_round as u32
-        })
-        .min()
-        .unwrap()
-}
 
 fn raw_poll(wat: &str, metering: bool) -> (Store, TypedFunction<(), ()>, Instance) {
     let mut compiler = Cranelift::default();

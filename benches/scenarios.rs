@@ -3,28 +3,20 @@
 //!
 //! Run: `make bench` (or `cargo bench --bench scenarios`).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::ffi::c_void;
 use std::hint::black_box;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::best;
 use wasmcell::ffi::host::{wasmcell_call, wasmcell_val};
 use wasmcell::{LogLevel, Runtime};
 use wasmer::{imports, Function, Instance, Memory, Module, Store, TypedFunction};
 
 const CALLS: u32 = 1_000_000;
-
-fn best(rounds: usize, per_round: u64, mut f: impl FnMut()) -> Duration {
-    f();
-    (0..rounds)
-        .map(|_| {
-            let started = Instant::now();
-            f();
-            started.elapsed() / per_round as u32
-        })
-        .min()
-        .unwrap()
-}
 
 fn row(what: &str, ours: Duration, baseline: Duration, baseline_name: &str) {
     println!(

@@ -1,20 +1,18 @@
 //! The safe Rust API, exercised on the WAT fixtures shared with the C and
 //! Python suites.
 
+mod common;
+
+use common::{fixture, record_arg};
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmcell::{ErrorKind, FaultKind, Limits, LogLevel, ProgramState, Runtime, Val};
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 /// A runtime whose guest output is captured, with `test.tick(i)` recording its argument.
 /// Guest output as (program, level, text).
 type Lines = Arc<Mutex<Vec<(String, LogLevel, String)>>>;
 
-fn runtime_with_capture() -> (Runtime, Lines, Arc<AtomicI32>) {
+fn runtime_with_capture() -> (Runtime, Lines, Arc<AtomicI64>) {
     let rt = Runtime::default();
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
@@ -25,20 +23,7 @@ fn runtime_with_capture() -> (Runtime, Lines, Arc<AtomicI32>) {
             String::from_utf8_lossy(message).into_owned(),
         ));
     });
-    let ticks = Arc::new(AtomicI32::new(0));
-    let seen = ticks.clone();
-    rt.define(
-        "test",
-        "tick",
-        "(i)",
-        move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
-            if let Val::I32(n) = args[0] {
-                seen.store(n, Ordering::SeqCst);
-            }
-            Ok(())
-        },
-    )
-    .unwrap();
+    let ticks = record_arg(&rt, "test", "tick", "(i)");
     (rt, lines, ticks)
 }
 
@@ -134,20 +119,7 @@ fn fuel_used_is_reported_for_a_good_poll() {
 #[test]
 fn a_memory_bomb_is_refused_inside_the_guest() {
     let rt = Runtime::default();
-    let grew = Arc::new(AtomicI32::new(0));
-    let seen = grew.clone();
-    rt.define(
-        "test",
-        "grew",
-        "(i)",
-        move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
-            if let Val::I32(n) = args[0] {
-                seen.store(n, Ordering::SeqCst);
-            }
-            Ok(())
-        },
-    )
-    .unwrap();
+    let grew = record_arg(&rt, "test", "grew", "(i)");
     let program = rt.load("bomb", &fixture("memory_bomb.wat")).unwrap();
     program.poll().unwrap();
     assert_eq!(
@@ -327,20 +299,7 @@ fn guest_reported_faults_use_the_return_value() {
 #[test]
 fn logging_and_a_replaceable_clock() {
     let (rt, lines, _) = runtime_with_capture();
-    let time = Arc::new(AtomicI64::new(0));
-    let seen = time.clone();
-    rt.define(
-        "test",
-        "time",
-        "(I)",
-        move |_: &mut wasmcell::HostCall<'_>, args: &[Val], _: &mut [Val]| {
-            if let Val::I64(t) = args[0] {
-                seen.store(t, Ordering::SeqCst);
-            }
-            Ok(())
-        },
-    )
-    .unwrap();
+    let time = record_arg(&rt, "test", "time", "(I)");
     rt.set_clock(|| 123_456_789i64);
     let program = rt.load("logger", &fixture("logger.wat")).unwrap();
     program.poll().unwrap();

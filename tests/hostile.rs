@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::fixture;
-use std::sync::atomic::{AtomicI32, Ordering};
+use common::{fixture, record_arg};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmcell::{ErrorKind, FaultKind, HostCall, LogLevel, Program, Runtime, Val};
 
@@ -17,7 +17,7 @@ struct Bench {
     rt: Runtime,
     healthy: Program,
     lines: Arc<Mutex<Vec<Vec<u8>>>>,
-    grew: Arc<AtomicI32>,
+    grew: Arc<AtomicI64>,
 }
 
 impl Bench {
@@ -30,20 +30,7 @@ impl Bench {
                 sink.lock().unwrap().push(message.to_vec());
             }
         });
-        let grew = Arc::new(AtomicI32::new(0));
-        let seen = grew.clone();
-        rt.define(
-            "test",
-            "grew",
-            "(i)",
-            move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
-                if let Val::I32(n) = args[0] {
-                    seen.store(n, Ordering::SeqCst);
-                }
-                Ok(())
-            },
-        )
-        .unwrap();
+        let grew = record_arg(&rt, "test", "grew", "(i)");
         rt.define(
             "test",
             "tick",

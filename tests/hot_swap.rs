@@ -3,48 +3,25 @@
 
 mod common;
 
-use common::fixture;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use common::{fixture, record_arg};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmcell::{ErrorKind, HostCall, ProgramState, Runtime, Val};
 
 /// What the retain_counter fixtures report.
-#[derive(Default)]
 struct Reports {
-    tick: AtomicI32,
-    version: AtomicI32,
+    tick: Arc<AtomicI64>,
+    version: Arc<AtomicI64>,
     started: Mutex<Vec<(i32, i32)>>,
 }
 
 fn runtime() -> (Runtime, Arc<Reports>) {
     let rt = Runtime::default();
-    let reports = Arc::new(Reports::default());
-    let r = reports.clone();
-    rt.define(
-        "test",
-        "tick",
-        "(i)",
-        move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
-            if let Val::I32(n) = args[0] {
-                r.tick.store(n, Ordering::SeqCst);
-            }
-            Ok(())
-        },
-    )
-    .unwrap();
-    let r = reports.clone();
-    rt.define(
-        "test",
-        "version",
-        "(i)",
-        move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
-            if let Val::I32(n) = args[0] {
-                r.version.store(n, Ordering::SeqCst);
-            }
-            Ok(())
-        },
-    )
-    .unwrap();
+    let reports = Arc::new(Reports {
+        tick: record_arg(&rt, "test", "tick", "(i)"),
+        version: record_arg(&rt, "test", "version", "(i)"),
+        started: Mutex::new(Vec::new()),
+    });
     let r = reports.clone();
     rt.define(
         "test",

@@ -54,3 +54,33 @@ pub fn build_rust_guest(source: &str, output: &str, flags: &[&str]) -> Option<Ve
     assert!(status.success(), "building guest {source} failed");
     Some(std::fs::read(out).unwrap())
 }
+
+/// Defines `module.name` on `rt` as a host function of one integer parameter
+/// (`signature` `"(i)"` or `"(I)"`) that keeps its last argument in the
+/// returned cell.
+pub fn record_arg(
+    rt: &wasmcell::Runtime,
+    module: &str,
+    name: &str,
+    signature: &str,
+) -> std::sync::Arc<std::sync::atomic::AtomicI64> {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use wasmcell::{HostCall, Val};
+    let cell = std::sync::Arc::new(AtomicI64::new(0));
+    let seen = cell.clone();
+    rt.define(
+        module,
+        name,
+        signature,
+        move |_: &mut HostCall<'_>, args: &[Val], _: &mut [Val]| {
+            match args[0] {
+                Val::I32(n) => seen.store(n as i64, Ordering::SeqCst),
+                Val::I64(n) => seen.store(n, Ordering::SeqCst),
+                _ => return Err(1),
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    cell
+}
