@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use support::best;
 use wasmcell::ffi::host::{wasmcell_call, wasmcell_val};
 use wasmcell::{LogLevel, Runtime};
-use wasmer::{imports, Function, Instance, Memory, Module, Store, TypedFunction};
+use wasmer::{
+    imports, Function, FunctionType, Instance, Memory, Module, Store, Type, TypedFunction, Value,
+};
 
 const CALLS: u32 = 1_000_000;
 
@@ -73,13 +75,29 @@ unsafe extern "C" fn c_buffer_len(
     0
 }
 
-fn raw_caller(buffer: bool) -> (Store, TypedFunction<(), ()>) {
+/// The guest of `caller_wat` on raw wasmer, with the import as a typed
+/// function, or as a dynamic one (`Function::new`, the path wasmcell's
+/// run-time signatures use).
+fn raw_caller(buffer: bool, dynamic: bool) -> (Store, TypedFunction<(), ()>) {
     let mut store = Store::default();
     let module = Module::new(&store, caller_wat(buffer)).unwrap();
-    let f = if buffer {
-        Function::new_typed(&mut store, |ptr: i32, len: i32| ptr + len)
-    } else {
-        Function::new_typed(&mut store, |x: i32| x + 1)
+    let f = match (buffer, dynamic) {
+        (true, false) => Function::new_typed(&mut store, |ptr: i32, len: i32| ptr + len),
+        (false, false) => Function::new_typed(&mut store, |x: i32| x + 1),
+        (true, true) => Function::new(
+            &mut store,
+            FunctionType::new([Type::I32, Type::I32], [Type::I32]),
+            |args: &[Value]| {
+                Ok(vec![Value::I32(
+                    args[0].unwrap_i32() + args[1].unwrap_i32(),
+                )])
+            },
+        ),
+        (false, true) => Function::new(
+            &mut store,
+            FunctionType::new([Type::I32], [Type::I32]),
+            |args: &[Value]| Ok(vec![Value::I32(args[0].unwrap_i32() + 1)]),
+        ),
     };
     let instance = Instance::new(&mut store, &module, &imports! { "h" => { "f" => f } }).unwrap();
     let _memory: &Memory = instance.exports.get_memory("memory").unwrap();
@@ -181,8 +199,10 @@ fn main() {
 
     // --- host callback round trips ------------------------------------------
     for (buffer, name) in [(false, "(i)i"), (true, "(*~)i")] {
-        let (mut store, poll) = raw_caller(buffer);
+        let (mut store, poll) = raw_caller(buffer, false);
         let raw = best(5, CALLS as u64, || poll.call(&mut store).unwrap());
+        let (mut dstore, dpoll) = raw_caller(buffer, true);
+        let raw_dynamic = best(5, CALLS as u64, || dpoll.call(&mut dstore).unwrap());
         let (rt, program) = c_defined_program(buffer);
         let via_c = best(5, CALLS as u64, || {
             assert_eq!(wasmcell::ffi::program::wasmcell_program_poll(program), 0);
@@ -194,6 +214,18 @@ fn main() {
             via_c,
             raw,
             "raw wasmer typed import",
+        );
+        row(
+            "  raw wasmer dynamic import (Function::new)",
+            raw_dynamic,
+            raw,
+            "raw wasmer typed import",
+        );
+        row(
+            "  C callback through wasmcell_runtime_define",
+            via_c,
+            raw_dynamic,
+            "raw wasmer dynamic import",
         );
     }
 
