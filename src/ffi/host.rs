@@ -253,6 +253,7 @@ pub extern "C" fn wasmcell_runtime_define(
 
 /// Writes the handle of the program whose guest made this call to `*out`
 /// (the same handle the host got from load; do not unload it from here).
+/// During the `init` of a load the handle does not exist yet: `*out` is NULL.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
 /// `WASMCELL_ERR_INVALID_HANDLE` (call not active). Callback thread only.
