@@ -5,20 +5,17 @@ use crate::budget::{BudgetMiddleware, FUEL_GLOBAL_EXPORT};
 use crate::builtins::{builtin, builtin_type};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
-use crate::host::{HostCall, HostCallError, HostDefinition, Val, ValKind};
 use crate::image::{read_layout, ImageLayout, IMAGE_EXPORT};
 use crate::limits::{check_module_shape, with_memory_limit, LimitingTunables, Limits};
 use crate::log::LogSink;
 use crate::runtime::RuntimeShared;
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder};
 use wasmer::{
-    AsStoreRef, Engine, ExternType, Function, FunctionEnv, FunctionEnvMut, FunctionType, Global,
-    Imports, Instance, InstantiationError, Memory, Module, RuntimeError, Store, Type,
-    TypedFunction, Value,
+    AsStoreMut, AsStoreRef, Engine, ExternType, FunctionEnv, FunctionType, Global, Imports,
+    Instance, InstantiationError, Memory, Module, RuntimeError, Store, Type, TypedFunction,
 };
 
 /// A compiled, validated module, shareable between programs.
@@ -95,8 +92,40 @@ pub(crate) struct LiveInstance {
     env: FunctionEnv<GuestEnv>,
     memory: Option<Memory>,
     pub(crate) image: Arc<ImageLayout>,
-    fuel: Global,
+    fuel: FuelCounter,
     poll: PollFunction,
+}
+
+/// The budget counter global, reached through its storage instead of
+/// `Global::set`/`Global::get`: those check the store, the type and the
+/// mutability on every call, which was a measurable share of an empty poll.
+struct FuelCounter(std::ptr::NonNull<wasmer::sys::vm::VMGlobalDefinition>);
+
+impl FuelCounter {
+    /// The storage of `global`, an i64 global defined by the instance in `store`.
+    fn of(store: &mut Store, global: &Global) -> Option<Self> {
+        let wasmer::sys::vm::VMExtern::Global(handle) = wasmer::Extern::Global(global.clone())
+            .to_vm_extern()
+            .unwrap_sys()
+        else {
+            return None;
+        };
+        let objects = store.objects_mut().as_sys();
+        Some(Self(handle.get(objects).vmglobal()))
+    }
+
+    fn set(&mut self, value: i64) {
+        // SAFETY: the definition is boxed inside the store, which the
+        // `LiveInstance` owns alongside this pointer, so it outlives it; the
+        // global is an i64 (added by the budget middleware); no guest code
+        // runs while the host holds `&mut LiveInstance`.
+        unsafe { (*self.0.as_ptr()).val.i64 = value }
+    }
+
+    fn get(&self) -> i64 {
+        // SAFETY: as in `set`.
+        unsafe { (*self.0.as_ptr()).val.i64 }
+    }
 }
 
 // SAFETY: wasmer 7 marks `Store` !Send only because of its optional
@@ -128,9 +157,7 @@ impl LiveInstance {
     }
 
     fn set_fuel(&mut self, fuel: u64) {
-        let fuel = fuel.min(i64::MAX as u64) as i64;
-        // The global is ours, mutable and i64: setting it cannot fail.
-        let _ = self.fuel.set(&mut self.store, Value::I64(fuel));
+        self.fuel.set(fuel.min(i64::MAX as u64) as i64);
     }
 
     fn outcome(
@@ -140,10 +167,7 @@ impl LiveInstance {
         fuel: u64,
         result: Result<i32, RuntimeError>,
     ) -> CallOutcome {
-        let remaining = match self.fuel.get(&mut self.store) {
-            Value::I64(left) => left,
-            _ => 0,
-        };
+        let remaining = self.fuel.get();
         let fuel_used = (fuel as i64).saturating_sub(remaining.max(0)) as u64;
         let fault = match result {
             Ok(0) => None,
@@ -313,8 +337,9 @@ pub(crate) fn instantiate(
     let fuel = instance
         .exports
         .get_global(FUEL_GLOBAL_EXPORT)
-        .map_err(|_| internal("its budget counter"))?
-        .clone();
+        .ok()
+        .and_then(|global| FuelCounter::of(&mut store, global))
+        .ok_or_else(|| internal("its budget counter"))?;
     let poll = if compiled.poll_returns_status {
         PollFunction::Status(
             instance
@@ -459,7 +484,7 @@ fn link(
                     &format!("host function (signature \"{}\")", definition.signature),
                 ));
             }
-            host_import(store, env, definition)
+            crate::host_import::host_import(store, env, definition)
         } else if let Some(provided) = builtin_type(module_name, name) {
             if &provided != wanted {
                 return Err(mismatch(&provided, "built-in"));
@@ -495,110 +520,4 @@ fn show_type(ty: &FunctionType) -> String {
     let mut text = format!("({})", list(ty.params()));
     let _ = write!(text, " -> ({})", list(ty.results()));
     text
-}
-
-/// Wraps a host definition as a wasm import: converts arguments, bounds-checks
-/// buffers, catches panics and turns error codes into traps.
-fn host_import(
-    store: &mut Store,
-    env: &FunctionEnv<GuestEnv>,
-    definition: HostDefinition,
-) -> Function {
-    let label: Arc<str> = format!("{}.{}", definition.module, definition.name).into();
-    let ty = definition.signature.wasm_type();
-    Function::new_with_env(
-        store,
-        env,
-        ty,
-        move |mut env: FunctionEnvMut<GuestEnv>, raw: &[Value]| {
-            let (guest, store) = env.data_and_store_mut();
-            let memory: &mut [u8] = match &guest.memory {
-                // SAFETY: the guest is suspended inside this import; the slice is
-                // only handed to the callback for the duration of this call, and a
-                // callback cannot re-enter this program (it gets BUSY).
-                Some(memory) => {
-                    let view = memory.view(&store);
-                    unsafe {
-                        std::slice::from_raw_parts_mut(view.data_ptr(), view.data_size() as usize)
-                    }
-                }
-                None => &mut [],
-            };
-            let signature = &definition.signature;
-            let fail = |kind: FaultKind, message: String| {
-                RuntimeError::user(Box::new(HostCallError { kind, message }))
-            };
-            let mut args = Vec::with_capacity(signature.params().len());
-            let mut raw_args = raw.iter();
-            for (index, kind) in signature.params().iter().enumerate() {
-                let mut next = || raw_args.next().cloned().unwrap_or(Value::I32(0));
-                args.push(match (kind, next()) {
-                (ValKind::Buf, Value::I32(ptr)) => {
-                    let len = next().unwrap_i32();
-                    let (offset, len) = (ptr as u32 as usize, len as u32 as usize);
-                    if offset + len > memory.len() {
-                        return Err(fail(
-                            FaultKind::MemoryOutOfBounds,
-                            format!(
-                                "host function `{label}`: buffer argument {index} (offset {offset}, length {len}) lies outside the guest's memory ({} bytes)",
-                                memory.len()
-                            ),
-                        ));
-                    }
-                    Val::Buf { offset, len }
-                }
-                (_, Value::I32(v)) => Val::I32(v),
-                (_, Value::I64(v)) => Val::I64(v),
-                (_, Value::F32(v)) => Val::F32(v),
-                (_, Value::F64(v)) => Val::F64(v),
-                (_, other) => return Err(fail(FaultKind::Other, format!("host function `{label}`: unexpected argument {other:?}"))),
-            });
-            }
-            let mut results: Vec<Val> = signature.results().iter().map(|k| Val::zero(*k)).collect();
-            let mut call = HostCall {
-                program_name: &guest.program_name,
-                program_tag: guest.program_tag,
-                memory,
-                error_message: None,
-            };
-            let returned = catch_unwind(AssertUnwindSafe(|| {
-                definition.function.call(&mut call, &args, &mut results)
-            }));
-            match returned {
-                Ok(Ok(())) => {}
-                Ok(Err(code)) => {
-                    let detail = call
-                        .error_message
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default();
-                    return Err(fail(
-                        FaultKind::HostError,
-                        format!("host function `{label}` returned error {code}{detail}"),
-                    ));
-                }
-                Err(_) => {
-                    return Err(fail(
-                        FaultKind::HostError,
-                        format!("host function `{label}` panicked"),
-                    ))
-                }
-            }
-            let mut out = Vec::with_capacity(results.len());
-            for (kind, value) in signature.results().iter().zip(results) {
-                out.push(match (kind, value) {
-                (ValKind::I32, Val::I32(v)) => Value::I32(v),
-                (ValKind::I64, Val::I64(v)) => Value::I64(v),
-                (ValKind::F32, Val::F32(v)) => Value::F32(v),
-                (ValKind::F64, Val::F64(v)) => Value::F64(v),
-                (kind, value) => {
-                    return Err(fail(
-                        FaultKind::HostError,
-                        format!("host function `{label}` returned {value:?} where its signature says {kind:?}"),
-                    ))
-                }
-            });
-            }
-            Ok(out)
-        },
-    )
 }

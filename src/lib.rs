@@ -12,6 +12,7 @@ pub mod error;
 pub mod fault;
 pub mod ffi;
 pub mod host;
+mod host_import;
 pub mod image;
 mod instance;
 pub mod limits;
