@@ -151,8 +151,38 @@ impl Val {
 pub struct HostCall<'a> {
     pub(crate) program_name: &'a str,
     pub(crate) program_tag: u64,
-    pub(crate) memory: &'a mut [u8],
+    pub(crate) memory: GuestMemory<'a>,
     pub(crate) error_message: Option<String>,
+}
+
+/// The calling guest's linear memory, located on first use: most callbacks
+/// with scalar signatures never look at it, and locating it costs a store
+/// lookup. It cannot move or grow during the call (the guest is suspended and
+/// a callback cannot re-enter its own program), so it is located once.
+pub(crate) enum GuestMemory<'a> {
+    /// The guest exports no memory.
+    None,
+    Unresolved(&'a wasmer::Memory, wasmer::StoreMut<'a>),
+    Resolved(&'a mut [u8]),
+}
+
+impl<'a> GuestMemory<'a> {
+    fn bytes(&mut self) -> &mut [u8] {
+        if let GuestMemory::Unresolved(memory, store) = self {
+            let view = memory.view(store);
+            // SAFETY: the guest is suspended inside the host call this value
+            // belongs to; nothing else touches its memory until the call
+            // returns, and the slice does not outlive the call.
+            let bytes = unsafe {
+                std::slice::from_raw_parts_mut(view.data_ptr(), view.data_size() as usize)
+            };
+            *self = GuestMemory::Resolved(bytes);
+        }
+        match self {
+            GuestMemory::Resolved(bytes) => bytes,
+            _ => &mut [],
+        }
+    }
 }
 
 impl<'a> HostCall<'a> {
@@ -169,13 +199,13 @@ impl<'a> HostCall<'a> {
 
     /// The calling program's whole linear memory (empty if it exports none).
     pub fn memory(&mut self) -> &mut [u8] {
-        self.memory
+        self.memory.bytes()
     }
 
     /// The bytes of a buffer argument.
     pub fn buf(&mut self, val: &Val) -> Option<&mut [u8]> {
         match *val {
-            Val::Buf { offset, len } => self.memory.get_mut(offset..offset + len),
+            Val::Buf { offset, len } => self.memory().get_mut(offset..offset + len),
             _ => None,
         }
     }

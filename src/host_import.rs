@@ -11,7 +11,7 @@
 //! so behaviour (bounds checks, error codes, panics) is identical.
 
 use crate::fault::FaultKind;
-use crate::host::{HostCall, HostCallError, HostDefinition, Val, ValKind};
+use crate::host::{GuestMemory, HostCall, HostCallError, HostDefinition, Val, ValKind};
 use crate::instance::GuestEnv;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -26,6 +26,8 @@ const INLINE_VALUES: usize = 8;
 /// One host definition, linked as one import of one instance.
 struct HostImport {
     definition: HostDefinition,
+    /// Whether any parameter is a `*~` buffer (wasm and host arguments differ).
+    has_buffers: bool,
     /// `module.name`, for messages.
     label: Arc<str>,
 }
@@ -38,7 +40,12 @@ pub(crate) fn host_import(
     definition: HostDefinition,
 ) -> Function {
     let label = format!("{}.{}", definition.module, definition.name).into();
-    let import = Arc::new(HostImport { definition, label });
+    let has_buffers = definition.signature.params().contains(&ValKind::Buf);
+    let import = Arc::new(HostImport {
+        definition,
+        has_buffers,
+        label,
+    });
     typed_import(store, env, &import).unwrap_or_else(|| dynamic_import(store, env, import))
 }
 
@@ -47,76 +54,35 @@ impl HostImport {
         HostCallError { kind, message }
     }
 
-    /// Calls the host function with the guest's wasm arguments `raw`, writing
-    /// its results into `results` (one zeroed slot per declared result).
+    /// Calls the host function with the guest's wasm arguments `wasm_args`
+    /// (scalars, a `*~` buffer as two i32), writing its results into
+    /// `results` (one zeroed slot per declared result).
     fn invoke(
         &self,
         mut env: FunctionEnvMut<GuestEnv>,
-        raw: &[Value],
+        wasm_args: &[Val],
         results: &mut [Val],
     ) -> Result<(), HostCallError> {
         let (guest, store) = env.data_and_store_mut();
-        let memory: &mut [u8] = match &guest.memory {
-            Some(memory) => {
-                let view = memory.view(&store);
-                // SAFETY: the guest is suspended inside this import; the slice is
-                // only handed to the callback for the duration of this call, and
-                // a callback cannot re-enter this program (it gets BUSY).
-                unsafe {
-                    std::slice::from_raw_parts_mut(view.data_ptr(), view.data_size() as usize)
-                }
-            }
-            None => &mut [],
-        };
-        let signature = &self.definition.signature;
-        let params = signature.params();
-        let mut inline_args = [Val::I32(0); INLINE_VALUES];
-        let mut heap_args = Vec::new();
-        let args: &mut [Val] = if params.len() <= INLINE_VALUES {
-            &mut inline_args[..params.len()]
-        } else {
-            heap_args.resize(params.len(), Val::I32(0));
-            &mut heap_args
-        };
-        let mut raw_args = raw.iter();
-        let mut next = || raw_args.next().cloned().unwrap_or(Value::I32(0));
-        for (index, (slot, kind)) in args.iter_mut().zip(params).enumerate() {
-            *slot = match (kind, next()) {
-                (ValKind::Buf, Value::I32(ptr)) => {
-                    let len = next().unwrap_i32();
-                    let (offset, len) = (ptr as u32 as usize, len as u32 as usize);
-                    if offset + len > memory.len() {
-                        return Err(self.fail(
-                            FaultKind::MemoryOutOfBounds,
-                            format!(
-                                "host function `{}`: buffer argument {index} (offset {offset}, length {len}) lies outside the guest's memory ({} bytes)",
-                                self.label,
-                                memory.len()
-                            ),
-                        ));
-                    }
-                    Val::Buf { offset, len }
-                }
-                (_, Value::I32(v)) => Val::I32(v),
-                (_, Value::I64(v)) => Val::I64(v),
-                (_, Value::F32(v)) => Val::F32(v),
-                (_, Value::F64(v)) => Val::F64(v),
-                (_, other) => {
-                    return Err(self.fail(
-                        FaultKind::Other,
-                        format!(
-                            "host function `{}`: unexpected argument {other:?}",
-                            self.label
-                        ),
-                    ))
-                }
-            };
-        }
         let mut call = HostCall {
             program_name: &guest.program_name,
             program_tag: guest.program_tag,
-            memory,
+            memory: match &guest.memory {
+                Some(memory) => GuestMemory::Unresolved(memory, store),
+                None => GuestMemory::None,
+            },
             error_message: None,
+        };
+        // Only initialised when needed: this is the hot path of every call.
+        let mut inline_args;
+        let mut heap_args;
+        let args: &[Val] = if self.has_buffers {
+            inline_args = [Val::I32(0); INLINE_VALUES];
+            heap_args = Vec::new();
+            self.host_args(&mut call, wasm_args, &mut inline_args, &mut heap_args)?
+        } else {
+            // Without buffers the wasm arguments are the host arguments.
+            wasm_args
         };
         let returned = catch_unwind(AssertUnwindSafe(|| {
             self.definition.function.call(&mut call, args, results)
@@ -143,7 +109,13 @@ impl HostImport {
                 ))
             }
         }
-        for (kind, value) in signature.results().iter().zip(results.iter()) {
+        for (kind, value) in self
+            .definition
+            .signature
+            .results()
+            .iter()
+            .zip(results.iter())
+        {
             let matches = matches!(
                 (kind, value),
                 (ValKind::I32, Val::I32(_))
@@ -164,15 +136,57 @@ impl HostImport {
         Ok(())
     }
 
+    /// Turns each `*~` pair of `wasm_args` into one bounds-checked buffer.
+    fn host_args<'v>(
+        &self,
+        call: &mut HostCall<'_>,
+        wasm_args: &[Val],
+        inline: &'v mut [Val; INLINE_VALUES],
+        heap: &'v mut Vec<Val>,
+    ) -> Result<&'v [Val], HostCallError> {
+        let params = self.definition.signature.params();
+        let args: &mut [Val] = if params.len() <= INLINE_VALUES {
+            &mut inline[..params.len()]
+        } else {
+            heap.resize(params.len(), Val::I32(0));
+            heap
+        };
+        let memory_len = call.memory().len();
+        let mut wasm = wasm_args.iter().copied();
+        let next_i32 = |wasm: &mut dyn Iterator<Item = Val>| match wasm.next() {
+            Some(Val::I32(v)) => v,
+            _ => 0,
+        };
+        for (index, (slot, kind)) in args.iter_mut().zip(params).enumerate() {
+            *slot = if *kind == ValKind::Buf {
+                let (ptr, len) = (next_i32(&mut wasm), next_i32(&mut wasm));
+                let (offset, len) = (ptr as u32 as usize, len as u32 as usize);
+                if offset + len > memory_len {
+                    return Err(self.fail(
+                        FaultKind::MemoryOutOfBounds,
+                        format!(
+                            "host function `{}`: buffer argument {index} (offset {offset}, length {len}) lies outside the guest's memory ({memory_len} bytes)",
+                            self.label
+                        ),
+                    ));
+                }
+                Val::Buf { offset, len }
+            } else {
+                wasm.next().unwrap_or(Val::I32(0))
+            };
+        }
+        Ok(args)
+    }
+
     /// [`HostImport::invoke`] for a typed trampoline with at most one result.
     fn invoke_typed<R: Returned>(
         &self,
         env: FunctionEnvMut<GuestEnv>,
-        raw: &[Value],
+        wasm_args: &[Val],
     ) -> Result<R, HostCallError> {
         let kinds = self.definition.signature.results();
         let mut result = [kinds.first().map_or(Val::I32(0), |k| Val::zero(*k))];
-        self.invoke(env, raw, &mut result[..kinds.len()])?;
+        self.invoke(env, wasm_args, &mut result[..kinds.len()])?;
         Ok(R::from_val(result[0]))
     }
 }
@@ -185,10 +199,22 @@ fn dynamic_import(
 ) -> Function {
     let ty = import.definition.signature.wasm_type();
     Function::new_with_env(store, env, ty, move |env, raw: &[Value]| {
+        let wasm_args: Vec<Val> = raw
+            .iter()
+            .map(|value| match *value {
+                Value::I64(v) => Val::I64(v),
+                Value::F32(v) => Val::F32(v),
+                Value::F64(v) => Val::F64(v),
+                // wasmer checked the arguments against the import's type,
+                // which has only i32, i64, f32 and f64 parameters.
+                Value::I32(v) => Val::I32(v),
+                _ => Val::I32(0),
+            })
+            .collect();
         let kinds = import.definition.signature.results();
         let mut results: Vec<Val> = kinds.iter().map(|k| Val::zero(*k)).collect();
         import
-            .invoke(env, raw, &mut results)
+            .invoke(env, &wasm_args, &mut results)
             .map_err(|e| RuntimeError::user(Box::new(e)))?;
         Ok(results
             .into_iter()
@@ -206,7 +232,7 @@ fn dynamic_import(
 
 /// A wasm scalar a typed trampoline takes as a parameter.
 trait Scalar: FromToNativeWasmType + Copy + Send + Sync + 'static {
-    fn value(self) -> Value;
+    fn val(self) -> Val;
 }
 
 /// What a typed trampoline returns: nothing or one scalar.
@@ -217,8 +243,8 @@ trait Returned: WasmTypeList + Send + Sync + 'static {
 macro_rules! scalars {
     ($($ty:ty => $variant:ident),*) => {$(
         impl Scalar for $ty {
-            fn value(self) -> Value {
-                Value::$variant(self)
+            fn val(self) -> Val {
+                Val::$variant(self)
             }
         }
         impl Returned for $ty {
@@ -251,7 +277,7 @@ macro_rules! typed_arity {
                 store,
                 env,
                 move |env: FunctionEnvMut<GuestEnv>, $($arg: $ty),*| -> Result<R, HostCallError> {
-                    import.invoke_typed::<R>(env, &[$($arg.value()),*])
+                    import.invoke_typed::<R>(env, &[$($arg.val()),*])
                 },
             )
         }

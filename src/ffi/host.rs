@@ -7,7 +7,7 @@ use super::status::{guard, guard_quiet, wasmcell_status};
 use super::text::{borrow_str, copy_out, write_out};
 use crate::error::{Error, ErrorKind};
 use crate::host::{HostCall, HostFunction, Signature, Val, ValKind};
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -68,10 +68,48 @@ pub type wasmcell_host_fn = Option<
 /// runtime is freed).
 pub type wasmcell_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
+/// One call being served on this thread, linked to the one it is nested in
+/// (a callback may poll another program whose callback then runs nested).
+/// Lives on the stack of [`CHostFunction::call`] for the callback's duration.
+struct ActiveCall {
+    call: usize,
+    outer: *const ActiveCall,
+}
+
 thread_local! {
-    /// The calls being served on this thread, innermost last: a callback may
-    /// poll another program whose callback runs nested.
-    static ACTIVE_CALLS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// The innermost call being served on this thread (NULL: none).
+    static INNERMOST_CALL: Cell<*const ActiveCall> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Registers a call as active on this thread until dropped.
+struct ActiveCallGuard<'a>(&'a ActiveCall);
+
+impl<'a> ActiveCallGuard<'a> {
+    fn enter(active: &'a mut ActiveCall) -> Self {
+        active.outer = INNERMOST_CALL.with(|innermost| innermost.replace(active));
+        Self(active)
+    }
+}
+
+impl Drop for ActiveCallGuard<'_> {
+    fn drop(&mut self) {
+        INNERMOST_CALL.with(|innermost| innermost.set(self.0.outer));
+    }
+}
+
+/// Whether `address` is a call being served on this thread.
+fn is_active(address: usize) -> bool {
+    let mut node = INNERMOST_CALL.with(Cell::get);
+    while !node.is_null() {
+        // SAFETY: every node is an `ActiveCall` on the stack of a callback
+        // still running on this thread: its guard unlinks it before it dies.
+        let active = unsafe { &*node };
+        if active.call == address {
+            return true;
+        }
+        node = active.outer;
+    }
+    false
 }
 
 /// A C callback with its user data, as the core sees a host function.
@@ -120,20 +158,26 @@ impl HostFunction for CHostFunction {
             heap_args.resize(args.len(), zero);
             &mut heap_args
         };
-        let memory = call.memory().as_mut_ptr();
+        let mut memory: *mut u8 = std::ptr::null_mut();
         for (slot, arg) in c_args.iter_mut().zip(args) {
             *slot = match *arg {
                 Val::I32(v) => wasmcell_val { i32: v },
                 Val::I64(v) => wasmcell_val { i64: v },
                 Val::F32(v) => wasmcell_val { f32: v },
                 Val::F64(v) => wasmcell_val { f64: v },
-                // SAFETY: the core checked offset + len against the memory size.
-                Val::Buf { offset, len } => wasmcell_val {
-                    buf: wasmcell_buf {
-                        ptr: unsafe { memory.add(offset) },
-                        len,
-                    },
-                },
+                Val::Buf { offset, len } => {
+                    if memory.is_null() {
+                        memory = call.memory().as_mut_ptr();
+                    }
+                    wasmcell_val {
+                        buf: wasmcell_buf {
+                            // SAFETY: the core checked offset + len against
+                            // the memory size.
+                            ptr: unsafe { memory.add(offset) },
+                            len,
+                        },
+                    }
+                }
             };
         }
         let mut inline_results = [zero; INLINE_VALUES];
@@ -145,7 +189,11 @@ impl HostFunction for CHostFunction {
             &mut heap_results
         };
         let call_ptr = call as *mut HostCall<'_> as usize;
-        ACTIVE_CALLS.with(|calls| calls.borrow_mut().push(call_ptr));
+        let mut active = ActiveCall {
+            call: call_ptr,
+            outer: std::ptr::null(),
+        };
+        let registered = ActiveCallGuard::enter(&mut active);
         // SAFETY: the pointers are valid for the stated lengths during the call.
         let code = unsafe {
             (self.callback)(
@@ -157,7 +205,7 @@ impl HostFunction for CHostFunction {
                 c_results.len(),
             )
         };
-        ACTIVE_CALLS.with(|calls| calls.borrow_mut().pop());
+        drop(registered);
         if code != 0 {
             return Err(code);
         }
@@ -182,15 +230,14 @@ fn with_call<R>(
     f: impl FnOnce(&mut HostCall<'_>) -> Result<R, Error>,
 ) -> Result<R, Error> {
     let address = call as usize;
-    let active = ACTIVE_CALLS.with(|calls| address != 0 && calls.borrow().contains(&address));
-    if !active {
+    if address == 0 || !is_active(address) {
         return Err(Error::new(
             ErrorKind::InvalidHandle,
             "the call handle is not active on this thread (use it only inside its callback)",
         ));
     }
     // SAFETY: the address is the HostCall of a callback still running on this
-    // thread (it is removed from ACTIVE_CALLS before the HostCall is dropped).
+    // thread (it is unlinked from the active calls before the HostCall dies).
     let call = unsafe { &mut *(address as *mut HostCall<'_>) };
     f(call)
 }
