@@ -27,7 +27,7 @@ VALGRIND   ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-k
 
 HAS_WASM32 := $(shell rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null | xargs -r test -d && echo yes)
 
-.PHONY: all lib guests examples demo hot-reload test test-rust test-c test-python test-python-install bench deps check-header lint clean
+.PHONY: all lib guests examples demo hot-reload test test-rust test-c test-python test-python-install bench bench-c deps check-header lint clean
 
 all: lib examples guests
 
@@ -52,7 +52,7 @@ endif
 
 # ---- C programs -------------------------------------------------------------
 
-C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/hot-reload $(BUILD)/process-image
+C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/hot-reload $(BUILD)/process-image $(BUILD)/bench
 C_TESTS    := $(BUILD)/test_api $(BUILD)/test_threads
 
 examples: lib $(C_EXAMPLES)
@@ -104,9 +104,13 @@ test-python: lib
 
 # ---- benchmarks (not part of make test: figures, not pass/fail) -------------
 
-bench:
-	$(CARGO) bench --bench overhead
-	$(CARGO) bench --bench scenarios
+bench: bench-c
+	$(CARGO) bench --bench ratios
+	$(CARGO) bench --bench scale
+
+# The C-ABI figures measured from C (examples-c/bench.c).
+bench-c: all
+	$(BUILD)/bench
 
 # The user's path: pip install the package into a fresh virtualenv (it builds
 # the Rust library with setuptools-rust, sharing this target directory) and
