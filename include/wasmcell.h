@@ -227,8 +227,17 @@ typedef struct wasmcell_stats {
    * Polls that faulted.
    */
   uint64_t faults;
+  /**
+   * Duration of the last poll (process image copies included).
+   */
   uint64_t last_poll_ns;
+  /**
+   * Longest poll since load: the figure to hold against the cycle time.
+   */
   uint64_t max_poll_ns;
+  /**
+   * Mean duration over all polls run.
+   */
   uint64_t mean_poll_ns;
   /**
    * Instruction budget used by the last poll (equal to the budget when it

@@ -32,8 +32,11 @@ pub struct wasmcell_stats {
     pub polls: u64,
     /// Polls that faulted.
     pub faults: u64,
+    /// Duration of the last poll (process image copies included).
     pub last_poll_ns: u64,
+    /// Longest poll since load: the figure to hold against the cycle time.
     pub max_poll_ns: u64,
+    /// Mean duration over all polls run.
     pub mean_poll_ns: u64,
     /// Instruction budget used by the last poll (equal to the budget when it
     /// ran out).
