@@ -5,7 +5,6 @@
  *
  * Usage: bench [rounds]     (make bench-c) */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,17 +65,28 @@ static void row(const char *what, double ours, double baseline, const char *base
            baseline_name);
 }
 
-static void die(const char *what, wasmcell_status status) {
+/* Exits with the status and message when a wasmcell call did not succeed. */
+static void must(const char *what, wasmcell_status status) {
+    if (status == WASMCELL_OK) return;
     char message[512] = "";
     wasmcell_last_error(message, sizeof message, NULL);
     fprintf(stderr, "bench: %s: %s: %s\n", what, wasmcell_status_str(status), message);
     exit(1);
 }
 
+/* A poll inside a timing loop; a fault ends the benchmark with its message. */
+static void poll_ok(wasmcell_program *p) {
+    wasmcell_status status = wasmcell_program_poll(p);
+    if (status == WASMCELL_OK) return;
+    char message[512] = "";
+    wasmcell_program_error(p, message, sizeof message, NULL);
+    fprintf(stderr, "bench: poll: %s: %s\n", wasmcell_status_str(status), message);
+    exit(1);
+}
+
 static wasmcell_program *load(wasmcell_runtime *rt, const char *wat) {
     wasmcell_program *p = NULL;
-    wasmcell_status s = wasmcell_program_load(rt, "bench", (const uint8_t *)wat, strlen(wat), &p);
-    if (s != WASMCELL_OK) die("load", s);
+    must("load", wasmcell_program_load(rt, "bench", (const uint8_t *)wat, strlen(wat), &p));
     return p;
 }
 
@@ -120,60 +130,58 @@ int main(int argc, char **argv) {
 
     /* empty poll */
     wasmcell_runtime *rt = NULL;
-    wasmcell_status s = wasmcell_runtime_new(&rt);
-    if (s != WASMCELL_OK) die("runtime", s);
+    must("runtime", wasmcell_runtime_new(&rt));
     wasmcell_program *empty = load(rt, EMPTY);
     BEST(t_native, polls, native());
-    BEST(t_poll, polls, if (wasmcell_program_poll(empty) != WASMCELL_OK) die("poll", -1));
+    BEST(t_poll, polls, poll_ok(empty));
     row("empty poll (default budget, statistics)", t_poll, t_native, "native fn pointer call");
 
     /* host callback round trips, per call */
-    s = wasmcell_runtime_define(rt, "h", "f", "(i)i", increment, NULL, NULL);
-    if (s != WASMCELL_OK) die("define", s);
+    must("define", wasmcell_runtime_define(rt, "h", "f", "(i)i", increment, NULL, NULL));
     wasmcell_program *caller = load(rt, CALLER_I);
-    BEST(t_callback, 2000, wasmcell_program_poll(caller));
+    BEST(t_callback, 2000, poll_ok(caller));
     int acc = 0;
     BEST(t_native_inc, polls, acc = native_inc(acc));
     row("guest -> C callback (i)i -> guest, per call", t_callback / CALLS_PER_POLL, t_native_inc,
         "native fn pointer call");
     wasmcell_runtime *rt_buf = NULL;
-    wasmcell_runtime_new(&rt_buf);
-    wasmcell_runtime_define(rt_buf, "h", "f", "(*~)i", buffer_len, NULL, NULL);
+    must("runtime", wasmcell_runtime_new(&rt_buf));
+    must("define", wasmcell_runtime_define(rt_buf, "h", "f", "(*~)i", buffer_len, NULL, NULL));
     wasmcell_program *buf_caller = load(rt_buf, CALLER_BUF);
-    BEST(t_callback, 2000, wasmcell_program_poll(buf_caller));
+    BEST(t_callback, 2000, poll_ok(buf_caller));
     row("guest -> C callback (*~)i -> guest, per call", t_callback / CALLS_PER_POLL, t_native_inc,
         "native fn pointer call");
 
     /* print throughput: the original design's figure, write(2) per line */
-    char path[] = "/tmp/wasmcell-bench-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) { perror("mkstemp"); return 1; }
-    unlink(path);
+    FILE *file = tmpfile(); /* a real file, removed when closed */
+    if (file == NULL) { perror("bench: tmpfile"); return 1; }
+    int fd = fileno(file);
     wasmcell_runtime *rt_print = NULL;
-    wasmcell_runtime_new(&rt_print);
-    wasmcell_runtime_define(rt_print, "env", "print", "(*~)i", print_to_fd, (void *)(intptr_t)fd,
-                            NULL);
+    must("runtime", wasmcell_runtime_new(&rt_print));
+    must("define", wasmcell_runtime_define(rt_print, "env", "print", "(*~)i", print_to_fd,
+                                           (void *)(intptr_t)fd, NULL));
     wasmcell_program *hello = load(rt_print, HELLO);
     const long lines = 200000;
     double t_native_write, t_guest_write;
-    BEST(t_native_write, lines, if (write(fd, "Polling\n", 8) != 8) die("write", -1));
-    BEST(t_guest_write, lines, if (wasmcell_program_poll(hello) != WASMCELL_OK) die("print", -1));
+    BEST(t_native_write, lines,
+         if (write(fd, "Polling\n", 8) != 8) { perror("bench: write"); return 1; });
+    BEST(t_guest_write, lines, poll_ok(hello));
     row("guest print \"Polling\\n\" per poll, write(2) per line", t_guest_write, t_native_write,
         "native loop, write(2) per line");
     printf("  throughput: guest %.1f MB/s, native %.1f MB/s: %.2f of native "
            "(the original design: 0.70)\n",
            8e3 / t_guest_write, 8e3 / t_native_write, t_native_write / t_guest_write);
-    close(fd);
+    fclose(file);
 
     /* statistics the poll kept */
     wasmcell_stats stats;
-    wasmcell_program_stats(empty, &stats);
+    must("stats", wasmcell_program_stats(empty, &stats));
     printf("empty program: %llu polls, mean %llu ns, max %llu ns (timer included)\n",
            (unsigned long long)stats.polls, (unsigned long long)stats.mean_poll_ns,
            (unsigned long long)stats.max_poll_ns);
 
-    wasmcell_runtime_free(rt_print);
-    wasmcell_runtime_free(rt_buf);
-    wasmcell_runtime_free(rt);
+    must("free", wasmcell_runtime_free(rt_print));
+    must("free", wasmcell_runtime_free(rt_buf));
+    must("free", wasmcell_runtime_free(rt));
     return 0;
 }

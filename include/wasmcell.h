@@ -522,6 +522,12 @@ wasmcell_status wasmcell_runtime_set_clock(struct wasmcell_runtime *rt,
  * A module can be linked only if every import it declares is defined with
  * exactly this wasm type, otherwise its load fails with `WASMCELL_ERR_LINK`.
  *
+ * Cost: signatures with at most one result and either up to two scalar
+ * parameters (`"(i)i"`, `"(iF)"`, `"()F"`...) or up to four `i` (`*~`
+ * counting as two: `"(*~)i"`, `"(*~*~)"`) take wasmer's typed call path,
+ * about 40-60 ns per round trip on a 2-core VM; any other signature works
+ * the same but takes wasmer's dynamic path, about 100 ns.
+ *
  * Ownership: on success the runtime owns `user_data` and calls
  * `free_fn(user_data)` (if not NULL) exactly once, when the runtime is
  * freed. On failure nothing is kept and `free_fn` is not called.

@@ -131,7 +131,8 @@ impl FuelCounter {
 // SAFETY: wasmer 7 marks `Store` !Send only because of its optional
 // `on_called` hook (a non-Send boxed closure), which wasmcell never installs.
 // Everything else a store owns (instances, memories, tables) is plain data
-// owned by the store. A `LiveInstance` is only ever touched by one thread at a
+// owned by the store. The budget counter's pointer points into that
+// same store and moves with it. A `LiveInstance` is only ever touched by one thread at a
 // time: it lives behind its program's mutex.
 unsafe impl Send for LiveInstance {}
 

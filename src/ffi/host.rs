@@ -73,7 +73,7 @@ pub type wasmcell_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>
 /// Lives on the stack of [`CHostFunction::call`] for the callback's duration.
 struct ActiveCall {
     call: usize,
-    outer: *const ActiveCall,
+    outer: Cell<*const ActiveCall>,
 }
 
 thread_local! {
@@ -85,15 +85,16 @@ thread_local! {
 struct ActiveCallGuard<'a>(&'a ActiveCall);
 
 impl<'a> ActiveCallGuard<'a> {
-    fn enter(active: &'a mut ActiveCall) -> Self {
-        active.outer = INNERMOST_CALL.with(|innermost| innermost.replace(active));
+    fn enter(active: &'a ActiveCall) -> Self {
+        let outer = INNERMOST_CALL.with(|innermost| innermost.replace(active));
+        active.outer.set(outer);
         Self(active)
     }
 }
 
 impl Drop for ActiveCallGuard<'_> {
     fn drop(&mut self) {
-        INNERMOST_CALL.with(|innermost| innermost.set(self.0.outer));
+        INNERMOST_CALL.with(|innermost| innermost.set(self.0.outer.get()));
     }
 }
 
@@ -107,7 +108,7 @@ fn is_active(address: usize) -> bool {
         if active.call == address {
             return true;
         }
-        node = active.outer;
+        node = active.outer.get();
     }
     false
 }
@@ -189,11 +190,11 @@ impl HostFunction for CHostFunction {
             &mut heap_results
         };
         let call_ptr = call as *mut HostCall<'_> as usize;
-        let mut active = ActiveCall {
+        let active = ActiveCall {
             call: call_ptr,
-            outer: std::ptr::null(),
+            outer: Cell::new(std::ptr::null()),
         };
-        let registered = ActiveCallGuard::enter(&mut active);
+        let registered = ActiveCallGuard::enter(&active);
         // SAFETY: the pointers are valid for the stated lengths during the call.
         let code = unsafe {
             (self.callback)(
@@ -254,6 +255,12 @@ fn with_call<R>(
 /// this call; host definitions take precedence over the built-in imports.
 /// A module can be linked only if every import it declares is defined with
 /// exactly this wasm type, otherwise its load fails with `WASMCELL_ERR_LINK`.
+///
+/// Cost: signatures with at most one result and either up to two scalar
+/// parameters (`"(i)i"`, `"(iF)"`, `"()F"`...) or up to four `i` (`*~`
+/// counting as two: `"(*~)i"`, `"(*~*~)"`) take wasmer's typed call path,
+/// about 40-60 ns per round trip on a 2-core VM; any other signature works
+/// the same but takes wasmer's dynamic path, about 100 ns.
 ///
 /// Ownership: on success the runtime owns `user_data` and calls
 /// `free_fn(user_data)` (if not NULL) exactly once, when the runtime is

@@ -615,6 +615,78 @@ static void test_process_image(void) {
     CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
 }
 
+/* A callback that polls another program: both calls are active on the thread
+ * while the inner one runs; each call handle reaches its own program's memory;
+ * once a callback returns, its call handle is refused. */
+struct nesting {
+    wasmcell_program *inner;
+    wasmcell_call *outer_call, *inner_call;
+    size_t outer_len_seen_inside, inner_len, outer_len_after;
+    wasmcell_status inner_poll, inner_call_after;
+};
+
+static size_t call_memory_len(wasmcell_call *call, wasmcell_status *status) {
+    uint8_t *data = NULL;
+    size_t len = 0;
+    *status = wasmcell_call_memory(call, &data, &len);
+    return len;
+}
+
+static int32_t nest_inner(void *user_data, wasmcell_call *call, const wasmcell_val *args, size_t nargs,
+                          wasmcell_val *results, size_t nresults) {
+    struct nesting *n = user_data;
+    wasmcell_status s;
+    (void)args; (void)nargs; (void)results; (void)nresults;
+    n->inner_call = call;
+    n->inner_len = call_memory_len(call, &s);
+    CHECK(s == WASMCELL_OK);
+    n->outer_len_seen_inside = call_memory_len(n->outer_call, &s);
+    CHECK(s == WASMCELL_OK);
+    return 0;
+}
+
+static int32_t nest_outer(void *user_data, wasmcell_call *call, const wasmcell_val *args, size_t nargs,
+                          wasmcell_val *results, size_t nresults) {
+    struct nesting *n = user_data;
+    wasmcell_status s;
+    (void)args; (void)nargs; (void)results; (void)nresults;
+    n->outer_call = call;
+    n->inner_poll = wasmcell_program_poll(n->inner);
+    call_memory_len(n->inner_call, &n->inner_call_after);
+    n->outer_len_after = call_memory_len(call, &s);
+    CHECK(s == WASMCELL_OK);
+    return 0;
+}
+
+static void test_nested_calls(void) {
+    static const char outer[] =
+        "(module (import \"nest\" \"outer\" (func $f)) (memory (export \"memory\") 1)"
+        " (func (export \"poll\") (call $f)))";
+    static const char inner[] =
+        "(module (import \"nest\" \"inner\" (func $f)) (memory (export \"memory\") 2)"
+        " (func (export \"poll\") (call $f)))";
+    wasmcell_runtime *rt = NULL;
+    wasmcell_program *outer_program = NULL;
+    struct nesting n = {0};
+    CHECK_STATUS(wasmcell_runtime_new(&rt), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_runtime_define(rt, "nest", "outer", "()", nest_outer, &n, NULL), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_runtime_define(rt, "nest", "inner", "()", nest_inner, &n, NULL), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_load(rt, "outer", (const uint8_t *)outer, strlen(outer), &outer_program),
+                 WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_load(rt, "inner", (const uint8_t *)inner, strlen(inner), &n.inner),
+                 WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(outer_program), WASMCELL_OK);
+    CHECK(n.inner_poll == WASMCELL_OK);
+    CHECK(n.inner_len == 2 * 65536);             /* the inner call sees its own program */
+    CHECK(n.outer_len_seen_inside == 65536);     /* the outer call is still active */
+    CHECK(n.inner_call_after == WASMCELL_ERR_INVALID_HANDLE); /* returned: refused */
+    CHECK(n.outer_len_after == 65536);           /* the outer call survives the nesting */
+    wasmcell_status after;
+    call_memory_len(n.outer_call, &after);
+    CHECK(after == WASMCELL_ERR_INVALID_HANDLE);
+    CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) fixtures_dir = argv[1];
     test_version();
@@ -625,6 +697,7 @@ int main(int argc, char **argv) {
     test_callbacks();
     test_free_fn_ownership();
     test_reentry_is_busy();
+    test_nested_calls();
     test_log_and_clock();
     test_limits();
     test_reload();
