@@ -44,6 +44,12 @@
 #include <stdint.h>
 
 /**
+ * Longest fault message kept; longer ones (a huge host error text, a
+ * function name from a hostile name section) are cut.
+ */
+#define MAX_FAULT_MESSAGE_BYTES 4096
+
+/**
  * Major version: changes when the C API or ABI changes incompatibly.
  */
 #define WASMCELL_VERSION_MAJOR 0
@@ -51,7 +57,7 @@
 /**
  * Minor version: new functions, compatible.
  */
-#define WASMCELL_VERSION_MINOR 1
+#define WASMCELL_VERSION_MINOR 2
 
 /**
  * Patch version: fixes only.
@@ -63,6 +69,34 @@
  * compare with `wasmcell_version_number()` to detect a mismatched library.
  */
 #define WASMCELL_VERSION_NUMBER (((WASMCELL_VERSION_MAJOR * 10000) + (WASMCELL_VERSION_MINOR * 100)) + WASMCELL_VERSION_PATCH)
+
+/**
+ * Longest line `env.print` or `wasmcell.log` passes on; the rest is cut.
+ */
+#define MAX_OUTPUT_LINE_BYTES 4096
+
+/**
+ * Guest output one poll (or `init`) may produce; later lines of that poll
+ * are dropped, with one warning.
+ */
+#define MAX_OUTPUT_BYTES_PER_POLL (64 * 1024)
+
+/**
+ * Tables one module may define (`reference-types` allows several).
+ */
+#define MAX_TABLES 4
+
+/**
+ * Host bytes one table element takes (a function or extern reference).
+ */
+#define TABLE_ELEMENT_BYTES 8
+
+/**
+ * Default deepest nesting of blocks, loops and ifs inside one function.
+ * Compilers emit a few dozen levels (a large `switch` one level per case);
+ * checking it before compiling keeps compile time linear in module size.
+ */
+#define DEFAULT_MAX_NESTING 2000
 
 /**
  * The call a host callback is serving: gives access to the calling program
@@ -500,9 +534,14 @@ wasmcell_status wasmcell_runtime_cache_stats(struct wasmcell_runtime *rt,
  * (nanoseconds since the library's first use) when `fn` is NULL.
  *
  * Ownership: `user_data` stays the caller's; it must stay valid until the
- * clock is replaced or the runtime is freed.
+ * clock is replaced or the runtime is freed. This call returns only once no
+ * thread is still inside the previous clock, so its `user_data` may be
+ * released as soon as it returns.
  *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`,
+ * `WASMCELL_ERR_BUSY` (called from inside a host callback or log sink,
+ * where waiting for the old clock could wait for itself; nothing changed).
+ * Any thread.
  */
 wasmcell_status wasmcell_runtime_set_clock(struct wasmcell_runtime *rt,
                                            wasmcell_clock_fn fn,
@@ -600,11 +639,20 @@ wasmcell_status wasmcell_call_set_error(struct wasmcell_call *call,
  * runtime to `fn`, or back to the default (standard error, each line
  * prefixed with `[program]`) when `fn` is NULL. Takes effect immediately.
  *
- * Ownership: `user_data` stays the caller's; it must stay valid until the
- * sink is replaced or the runtime is freed.
+ * Guest output is bounded: lines longer than 4096 bytes are cut, and a
+ * program's output past 64 KiB in one poll is dropped (one warning line
+ * says so); reading the text costs the guest one budget unit per 16 bytes.
  *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; `fn` is
- * called concurrently when programs are polled on several threads.
+ * Ownership: `user_data` stays the caller's; it must stay valid until the
+ * sink is replaced or the runtime is freed. This call returns only once no
+ * thread is still inside the previous sink, so its `user_data` may be
+ * released as soon as it returns.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`,
+ * `WASMCELL_ERR_BUSY` (called from inside a host callback or log sink,
+ * where waiting for the old sink could wait for itself; nothing changed).
+ * Any thread; `fn` is called concurrently when programs are polled on
+ * several threads.
  */
 wasmcell_status wasmcell_runtime_set_log(struct wasmcell_runtime *rt,
                                          wasmcell_log_fn fn,
@@ -885,6 +933,17 @@ wasmcell_status wasmcell_program_set_fuel(struct wasmcell_program *p,
                                           uint64_t per_poll);
 
 /**
+ * Sets the maximum size (elements) of each of the program's tables, applied
+ * when it is next reset or reloaded: `table.grow` past it returns -1 in the
+ * guest; a version whose initial table exceeds it is refused with
+ * `WASMCELL_ERR_LIMIT` (a reset then faults the program).
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_set_table_limit(struct wasmcell_program *p,
+                                                 uint32_t max_elements);
+
+/**
  * Sets the program's maximum linear memory in bytes, applied when it is next
  * reset or reloaded (a running instance keeps its current limit).
  *
@@ -1059,11 +1118,36 @@ wasmcell_status wasmcell_runtime_set_default_stack_size(struct wasmcell_runtime 
                                                         uint64_t bytes);
 
 /**
+ * Sets the maximum size of each table (elements) of programs loaded from now
+ * on: initial sizes above it fail to load with `WASMCELL_ERR_LIMIT`, and
+ * `table.grow` past it returns -1 in the guest, allocating nothing. Each
+ * element takes 8 bytes of host memory and a module has at most 4 tables.
+ * Default: 100 000 elements.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_default_table_limit(struct wasmcell_runtime *rt,
+                                                         uint32_t max_elements);
+
+/**
+ * Sets the deepest nesting of blocks, loops and ifs a function of a module
+ * loaded (or reloaded) from now on may have; a deeper module fails with
+ * `WASMCELL_ERR_LIMIT` before it is compiled, which keeps compile time
+ * linear in the module's size. Default: 2 000.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_nesting_limit(struct wasmcell_runtime *rt,
+                                                   uint32_t max_depth);
+
+/**
  * Sets the shape limits checked before compiling modules loaded (or
  * reloaded) from now on: the number of functions (imported and defined), the
- * number of imports, and the initial size of each table. A module over any
- * of them fails with `WASMCELL_ERR_LIMIT` without being compiled. Defaults:
- * 50 000 functions, 1 000 imports, 100 000 table elements.
+ * number of imports, and the size of each table. A module over any of them
+ * fails with `WASMCELL_ERR_LIMIT` without being compiled. The table limit
+ * also holds at run time: `table.grow` past it returns -1 in the guest and
+ * allocates nothing (a module has at most 4 tables of 8 bytes per element).
+ * Defaults: 50 000 functions, 1 000 imports, 100 000 table elements.
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
  */
@@ -1102,7 +1186,7 @@ wasmcell_status wasmcell_last_error(char *buf,
 
 /**
  * The version of the loaded library as a static NUL-terminated string
- * ("0.1.0"). Never NULL; do not free. Any thread.
+ * ("0.2.0"). Never NULL; do not free. Any thread.
  */
 const char *wasmcell_version(void);
 

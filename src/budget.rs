@@ -13,6 +13,17 @@
 //! header again, so the fuel charged is an upper bound of the wasm operators
 //! actually executed: a poll never executes more operators than its budget.
 //!
+//! Operators whose work grows with an operand — `memory.fill`, `memory.copy`,
+//! `memory.init`, `table.fill`, `table.copy`, `table.init` — also charge in
+//! proportion to their length operand, at run time, before they run: one
+//! unit per [`BYTES_PER_UNIT`] bytes, one unit per table element. (`table.grow`
+//! and `memory.grow` are not: what they can add is bounded by the table and
+//! memory limits, and a grow past them must return -1, not fault.) The length is parked in a second appended global (there is no
+//! `dup` in wasm and a middleware cannot add locals); threads are disabled,
+//! so the global is never shared. Built-in imports charge the same way for
+//! the bytes they read (see `GuestEnv::charge`), so the budget bounds a poll's
+//! time, not only its operator count.
+//!
 //! The counter is a mutable i64 global appended to the module. It is set before
 //! every poll through a cached `Global` handle (no export lookup in the hot path)
 //! and may go negative exactly once: the check right after the charge then
@@ -26,6 +37,11 @@ use wasmer::{ExportIndex, GlobalInit, GlobalType, LocalFunctionIndex, Mutability
 
 /// The export name under which the budget counter global is reachable.
 pub(crate) const FUEL_GLOBAL_EXPORT: &str = "__wasmcell_fuel";
+/// Bytes of `memory.fill`/`copy`/`init` (and of guest text a built-in reads)
+/// charged as one unit: about what one ordinary operator costs in time.
+pub(crate) const BYTES_PER_UNIT: u64 = 16;
+/// log2 of [`BYTES_PER_UNIT`], for the shift emitted before bulk operators.
+const BYTES_PER_UNIT_SHIFT: i64 = 4;
 
 /// Module middleware that injects the budget checks. One instance per module
 /// compilation: it records the index of the global it added.
@@ -57,6 +73,7 @@ impl ModuleMiddleware for BudgetMiddleware {
             .expect("transform_module_info runs before functions are compiled");
         Box::new(FunctionBudget {
             fuel_global,
+            length_global: fuel_global + 1,
             depth: 0,
             body: Vec::new(),
         })
@@ -72,6 +89,13 @@ impl ModuleMiddleware for BudgetMiddleware {
         module_info.global_initializers.push(GlobalInit::I64Const(
             self.initial_fuel.min(i64::MAX as u64) as i64,
         ));
+        // The length parking slot of bulk operators: right after the counter.
+        module_info
+            .globals
+            .push(GlobalType::new(Type::I32, Mutability::Var));
+        module_info
+            .global_initializers
+            .push(GlobalInit::I32Const(0));
         module_info
             .exports
             .insert(FUEL_GLOBAL_EXPORT.to_string(), ExportIndex::Global(index));
@@ -89,6 +113,8 @@ impl ModuleMiddleware for BudgetMiddleware {
 #[derive(Debug)]
 struct FunctionBudget<'a> {
     fuel_global: u32,
+    /// Where the length operand of a bulk operator is parked while it is charged.
+    length_global: u32,
     depth: usize,
     body: Vec<Operator<'a>>,
 }
@@ -98,24 +124,28 @@ impl FunctionBudget<'_> {
     /// appearance (index 0 is the function itself, index k the k-th loop).
     fn costs(&self) -> Vec<u64> {
         let mut costs = vec![0u64];
-        // Stack of open blocks: Some(cost slot) for loops, None for other blocks.
-        let mut open: Vec<Option<usize>> = Vec::new();
-        let innermost_loop =
-            |open: &Vec<Option<usize>>| open.iter().rev().flatten().next().copied().unwrap_or(0);
+        // For each open block, whether it is a loop; and the cost slots of
+        // the open loops, innermost last. Both are O(1) per operator, so the
+        // pass is linear in the body however deep it nests.
+        let mut open_is_loop: Vec<bool> = Vec::new();
+        let mut open_loops: Vec<usize> = Vec::new();
         for operator in &self.body {
-            let slot = innermost_loop(&open);
+            let slot = open_loops.last().copied().unwrap_or(0);
             costs[slot] += 1;
             match operator {
                 Operator::Loop { .. } => {
                     costs.push(0);
-                    open.push(Some(costs.len() - 1));
+                    open_loops.push(costs.len() - 1);
+                    open_is_loop.push(true);
                 }
                 Operator::Block { .. }
                 | Operator::If { .. }
                 | Operator::Try { .. }
-                | Operator::TryTable { .. } => open.push(None),
+                | Operator::TryTable { .. } => open_is_loop.push(false),
                 Operator::End => {
-                    open.pop();
+                    if open_is_loop.pop() == Some(true) {
+                        open_loops.pop();
+                    }
                 }
                 _ => {}
             }
@@ -133,6 +163,41 @@ impl FunctionBudget<'_> {
             Operator::GlobalSet {
                 global_index: self.fuel_global,
             },
+        ]);
+        self.check(state);
+    }
+
+    /// Charges for the i32 length on top of the stack (shifted right by
+    /// `shift`), leaving the stack as it was.
+    fn charge_length(&self, shift: i64, state: &mut MiddlewareReaderState<'_>) {
+        let length = self.length_global;
+        state.extend(&[
+            Operator::GlobalSet {
+                global_index: length,
+            },
+            Operator::GlobalGet {
+                global_index: self.fuel_global,
+            },
+            Operator::GlobalGet {
+                global_index: length,
+            },
+            Operator::I64ExtendI32U,
+            Operator::I64Const { value: shift },
+            Operator::I64ShrU,
+            Operator::I64Sub,
+            Operator::GlobalSet {
+                global_index: self.fuel_global,
+            },
+        ]);
+        self.check(state);
+        state.push_operator(Operator::GlobalGet {
+            global_index: length,
+        });
+    }
+
+    /// Traps (`unreachable`) when the counter went negative.
+    fn check(&self, state: &mut MiddlewareReaderState<'_>) {
+        state.extend(&[
             Operator::GlobalGet {
                 global_index: self.fuel_global,
             },
@@ -167,6 +232,18 @@ impl<'a> FunctionMiddleware<'a> for FunctionBudget<'a> {
                     self.charge(costs[0], state);
                     for op in std::mem::take(&mut self.body) {
                         let is_loop = matches!(op, Operator::Loop { .. });
+                        // Bulk operators: the length is the top operand.
+                        match op {
+                            Operator::MemoryFill { .. }
+                            | Operator::MemoryCopy { .. }
+                            | Operator::MemoryInit { .. } => {
+                                self.charge_length(BYTES_PER_UNIT_SHIFT, state)
+                            }
+                            Operator::TableFill { .. }
+                            | Operator::TableCopy { .. }
+                            | Operator::TableInit { .. } => self.charge_length(0, state),
+                            _ => {}
+                        }
                         state.push_operator(op);
                         if is_loop {
                             self.charge(*loops.next().unwrap_or(&1), state);

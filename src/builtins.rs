@@ -2,9 +2,19 @@
 //! `env.print` (the original example's import, unchanged), `wasmcell.log` and
 //! `wasmcell.now_ns`.
 
+//!
+//! Built-ins that read guest text charge the budget one unit per
+//! [`BYTES_PER_UNIT`] bytes before touching them, cut lines at
+//! [`MAX_OUTPUT_LINE_BYTES`] and drop output past
+//! [`MAX_OUTPUT_BYTES_PER_POLL`] per poll, so a chatty or hostile guest
+//! cannot flood the host's log or stall its poll.
+
+use crate::budget::BYTES_PER_UNIT;
 use crate::instance::GuestEnv;
+#[cfg(doc)]
+use crate::instance::{MAX_OUTPUT_BYTES_PER_POLL, MAX_OUTPUT_LINE_BYTES};
 use crate::log::LogLevel;
-use wasmer::{Function, FunctionEnv, FunctionEnvMut, FunctionType, Store, Type};
+use wasmer::{Function, FunctionEnv, FunctionEnvMut, FunctionType, RuntimeError, Store, Type};
 
 /// The built-in function `module.name`, or None if there is none.
 pub(crate) fn builtin(
@@ -38,31 +48,43 @@ pub(crate) fn builtin_type(module: &str, name: &str) -> Option<FunctionType> {
     })
 }
 
+/// Charges the budget for reading `len` guest bytes.
+fn charge_bytes(guest: &mut GuestEnv, len: i32) -> Result<(), RuntimeError> {
+    guest.charge(u64::from(len as u32) / BYTES_PER_UNIT)
+}
+
 /// `env.print(ptr, len) -> i32`: writes the UTF-8 text to the log sink.
 /// Returns 0, or -1 if the range is outside memory or not UTF-8 (as in the
 /// original design).
-fn print(mut env: FunctionEnvMut<GuestEnv>, ptr: i32, len: i32) -> i32 {
+fn print(mut env: FunctionEnvMut<GuestEnv>, ptr: i32, len: i32) -> Result<i32, RuntimeError> {
     let (guest, store) = env.data_and_store_mut();
-    guest.with_guest_bytes(&store, ptr, len, |program, sink, bytes| {
+    charge_bytes(guest, len)?;
+    Ok(guest.with_guest_bytes(&store, ptr, len, |guest, bytes| {
         if std::str::from_utf8(bytes).is_err() {
             return -1;
         }
-        sink.log(program, LogLevel::Print, bytes);
+        guest.write_output(LogLevel::Print, bytes);
         0
-    })
+    }))
 }
 
 /// `wasmcell.log(level, ptr, len) -> i32`: level 1 error, 2 warn, 3 info,
 /// 4 debug, 5 trace. Returns 0, or -1 for a bad level or range.
-fn log(mut env: FunctionEnvMut<GuestEnv>, level: i32, ptr: i32, len: i32) -> i32 {
+fn log(
+    mut env: FunctionEnvMut<GuestEnv>,
+    level: i32,
+    ptr: i32,
+    len: i32,
+) -> Result<i32, RuntimeError> {
     let Some(level) = LogLevel::from_guest(level) else {
-        return -1;
+        return Ok(-1);
     };
     let (guest, store) = env.data_and_store_mut();
-    guest.with_guest_bytes(&store, ptr, len, |program, sink, bytes| {
-        sink.log(program, level, bytes);
+    charge_bytes(guest, len)?;
+    Ok(guest.with_guest_bytes(&store, ptr, len, |guest, bytes| {
+        guest.write_output(level, bytes);
         0
-    })
+    }))
 }
 
 /// `wasmcell.now_ns() -> i64`: the runtime's monotonic clock.

@@ -16,6 +16,8 @@ use wasmer::Module;
 /// Compiled modules kept in memory per runtime (oldest evicted first).
 const MEMORY_ENTRIES: usize = 64;
 const ARTIFACT_MAGIC: &[u8] = b"wasmcell compiled module\n";
+/// Largest cache file read back; anything larger is not one of ours.
+const MAX_ARTIFACT_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Cache counters, for tests and monitoring.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -127,7 +129,15 @@ impl ModuleCache {
     /// A validated artifact from the cache directory, or None (and the file
     /// counted as rejected) when it is missing, foreign or corrupted.
     fn read_artifact(&self, file: &Path, key: &str, limits: &Limits) -> Option<CompiledModule> {
-        let contents = std::fs::read(file).ok()?;
+        let contents = match read_regular_file(file, MAX_ARTIFACT_BYTES) {
+            Ok(Some(contents)) => contents,
+            // Missing: an ordinary miss, not a rejected file.
+            Ok(None) => return None,
+            Err(_) => {
+                self.rejected_files.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        };
         let module = validate_artifact(&contents, key).and_then(|artifact| {
             let engine = engine_for(limits);
             // SAFETY: deserializing loads native code. The artifact is only
@@ -157,17 +167,77 @@ fn validate_artifact<'a>(contents: &'a [u8], key: &str) -> Option<&'a [u8]> {
     (Sha256::digest(artifact).as_slice() == digest).then_some(artifact)
 }
 
+/// The contents of `file` if it is a regular file of at most `cap` bytes;
+/// `Ok(None)` if it does not exist. Symbolic links are not followed, and a
+/// FIFO or device is refused without blocking on it.
+fn read_regular_file(file: &Path, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    #[cfg(not(unix))]
+    {
+        if std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(std::io::Error::other("a symbolic link, not a cache file"));
+        }
+    }
+    let opened = match options.open(file) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let metadata = opened.metadata()?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if metadata.len() > cap {
+        return Err(std::io::Error::other("larger than any cache file"));
+    }
+    let mut contents = Vec::with_capacity(metadata.len() as usize);
+    // `take`: a file that grows while it is read still stops at the cap.
+    opened.take(cap + 1).read_to_end(&mut contents)?;
+    if contents.len() as u64 > cap {
+        return Err(std::io::Error::other("larger than any cache file"));
+    }
+    Ok(Some(contents))
+}
+
+/// A temporary file name no other writer (thread or process) uses.
+fn temporary_name(file: &Path) -> PathBuf {
+    static WRITERS: AtomicU64 = AtomicU64::new(0);
+    let writer = WRITERS.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    file.with_extension(format!("tmp.{}.{writer}.{nanos}", std::process::id()))
+}
+
 fn write_artifact(file: &Path, key: &str, module: &Module) -> std::io::Result<()> {
     let artifact = module
         .serialize()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    // Write to a temporary file and rename, so a reader never sees half a file.
-    let temporary = file.with_extension(format!("tmp{}", std::process::id()));
-    let mut out = std::fs::File::create(&temporary)?;
-    out.write_all(ARTIFACT_MAGIC)?;
-    out.write_all(artifact_header(key).as_bytes())?;
-    out.write_all(&Sha256::digest(&artifact))?;
-    out.write_all(&artifact)?;
-    out.sync_all()?;
-    std::fs::rename(&temporary, file)
+    // Write to a temporary file of this writer's own (created exclusively,
+    // so nothing planted under that name is followed) and rename it into
+    // place atomically: a reader never sees half a file.
+    let temporary = temporary_name(file);
+    let written = (|| {
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
+        out.write_all(ARTIFACT_MAGIC)?;
+        out.write_all(artifact_header(key).as_bytes())?;
+        out.write_all(&Sha256::digest(&artifact))?;
+        out.write_all(&artifact)?;
+        out.sync_all()?;
+        std::fs::rename(&temporary, file)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }

@@ -66,6 +66,23 @@ impl FaultKind {
     }
 }
 
+/// Longest fault message kept; longer ones (a huge host error text, a
+/// function name from a hostile name section) are cut.
+pub const MAX_FAULT_MESSAGE_BYTES: usize = 4096;
+
+/// `message` cut to [`MAX_FAULT_MESSAGE_BYTES`] on a character boundary.
+pub(crate) fn bounded(mut message: String) -> String {
+    if message.len() > MAX_FAULT_MESSAGE_BYTES {
+        let mut end = MAX_FAULT_MESSAGE_BYTES - 3;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str("...");
+    }
+    message
+}
+
 /// A fault with its kind and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
@@ -90,10 +107,10 @@ impl Fault {
         if let Some(host) = error.downcast_ref::<HostCallError>() {
             return Self {
                 kind: host.kind,
-                message: format!(
+                message: bounded(format!(
                     "program '{program}': {function}: {}{location}",
                     host.message
-                ),
+                )),
             };
         }
         let kind = if budget_exhausted {
@@ -124,7 +141,9 @@ impl Fault {
         };
         Self {
             kind,
-            message: format!("program '{program}': {function}: {detail}{location}"),
+            message: bounded(format!(
+                "program '{program}': {function}: {detail}{location}"
+            )),
         }
     }
 }

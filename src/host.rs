@@ -213,7 +213,7 @@ impl<'a> HostCall<'a> {
     /// A message that explains the error code the function is about to return;
     /// it becomes part of the program's fault message.
     pub fn set_error_message(&mut self, message: impl Into<String>) {
-        self.error_message = Some(message.into());
+        self.error_message = Some(crate::fault::bounded(message.into()));
     }
 }
 

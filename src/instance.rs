@@ -6,13 +6,14 @@ use crate::builtins::{builtin, builtin_type};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::image::{read_layout, ImageLayout, IMAGE_EXPORT};
-use crate::limits::{check_module_shape, with_memory_limit, LimitingTunables, Limits};
-use crate::log::LogSink;
+use crate::limits::{check_module_shape, with_instance_limits, LimitingTunables, Limits};
+use crate::log::LogLevel;
 use crate::runtime::RuntimeShared;
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder};
+use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder, Features};
 use wasmer::{
     AsStoreMut, AsStoreRef, Engine, ExternType, FunctionEnv, FunctionType, Global, Imports,
     Instance, InstantiationError, Memory, Module, RuntimeError, Store, Type, TypedFunction,
@@ -37,6 +38,12 @@ pub(crate) struct GuestEnv {
     pub(crate) start_kind: StartKind,
     /// Whether the retain area was carried over into this instance.
     pub(crate) retain_restored: bool,
+    /// The budget counter, charged by built-ins for the bytes they read
+    /// (set once the instance exists).
+    pub(crate) fuel: Option<FuelCounter>,
+    /// Guest output (print, log) bytes of the current poll, reset by the host
+    /// before each poll.
+    pub(crate) output: Arc<AtomicU64>,
 }
 
 /// Why an instance's `init` runs, as the guest reads it from
@@ -51,7 +58,70 @@ pub enum StartKind {
     Reload = 2,
 }
 
+/// Longest line `env.print` or `wasmcell.log` passes on; the rest is cut.
+pub const MAX_OUTPUT_LINE_BYTES: usize = 4096;
+/// Guest output one poll (or `init`) may produce; later lines of that poll
+/// are dropped, with one warning.
+pub const MAX_OUTPUT_BYTES_PER_POLL: u64 = 64 * 1024;
+
+/// Why a built-in stopped the guest: its budget ran out while it charged.
+pub(crate) fn budget_trap() -> RuntimeError {
+    RuntimeError::new("instruction budget exhausted")
+}
+
 impl GuestEnv {
+    /// Takes `units` from the budget; Err (the guest must trap) when it
+    /// is used up. The counter then stays negative, which the host reads
+    /// as budget exhaustion.
+    pub(crate) fn charge(&mut self, units: u64) -> Result<(), RuntimeError> {
+        let Some(fuel) = &mut self.fuel else {
+            return Ok(());
+        };
+        let left = fuel.get().saturating_sub(units.min(i64::MAX as u64) as i64);
+        fuel.set(left);
+        if left < 0 {
+            return Err(budget_trap());
+        }
+        Ok(())
+    }
+
+    /// Accounts `len` bytes of guest output against the per-poll cap and
+    /// returns how many of them may be written (0: drop the line). Warns
+    /// once per poll when the cap is reached.
+    pub(crate) fn admit_output(&self, len: usize) -> usize {
+        let len = len.min(MAX_OUTPUT_LINE_BYTES);
+        let before = self.output.fetch_add(len as u64, Ordering::Relaxed);
+        if before + len as u64 <= MAX_OUTPUT_BYTES_PER_POLL {
+            return len;
+        }
+        if before <= MAX_OUTPUT_BYTES_PER_POLL {
+            self.runtime.log_sink().log(
+                &self.program_name,
+                LogLevel::Warn,
+                format!("output cap of {MAX_OUTPUT_BYTES_PER_POLL} bytes per poll reached: the rest of this poll's output is dropped").as_bytes(),
+            );
+        }
+        0
+    }
+
+    /// Writes one line of guest output to the log sink, cut at
+    /// [`MAX_OUTPUT_LINE_BYTES`] (on a character boundary for print output)
+    /// and dropped once the poll's output cap is reached.
+    pub(crate) fn write_output(&self, level: LogLevel, bytes: &[u8]) {
+        let mut admitted = self.admit_output(bytes.len());
+        if admitted == 0 && !bytes.is_empty() {
+            return;
+        }
+        if let (LogLevel::Print, Ok(text)) = (level, std::str::from_utf8(bytes)) {
+            while !text.is_char_boundary(admitted) {
+                admitted -= 1;
+            }
+        }
+        self.runtime
+            .log_sink()
+            .log(&self.program_name, level, &bytes[..admitted]);
+    }
+
     /// Runs `f` on the guest bytes `ptr..ptr+len`, or returns -1 when the range
     /// lies outside the guest's memory.
     pub(crate) fn with_guest_bytes(
@@ -59,7 +129,7 @@ impl GuestEnv {
         store: &impl AsStoreRef,
         ptr: i32,
         len: i32,
-        f: impl FnOnce(&str, &dyn LogSink, &[u8]) -> i32,
+        f: impl FnOnce(&Self, &[u8]) -> i32,
     ) -> i32 {
         let Some(memory) = &self.memory else {
             return -1;
@@ -70,10 +140,7 @@ impl GuestEnv {
         let bytes = unsafe { view.data_unchecked() };
         let (start, len) = (ptr as u32 as usize, len as u32 as usize);
         match bytes.get(start..start.saturating_add(len)) {
-            Some(bytes) => {
-                let sink = self.runtime.log_sink();
-                f(&self.program_name, &*sink, bytes)
-            }
+            Some(bytes) => f(self, bytes),
             None => -1,
         }
     }
@@ -93,13 +160,21 @@ pub(crate) struct LiveInstance {
     memory: Option<Memory>,
     pub(crate) image: Arc<ImageLayout>,
     fuel: FuelCounter,
+    /// Guest output bytes of the current call, shared with the built-ins.
+    output: Arc<AtomicU64>,
     poll: PollFunction,
 }
 
 /// The budget counter global, reached through its storage instead of
 /// `Global::set`/`Global::get`: those check the store, the type and the
 /// mutability on every call, which was a measurable share of an empty poll.
-struct FuelCounter(std::ptr::NonNull<wasmer::sys::vm::VMGlobalDefinition>);
+#[derive(Clone, Copy)]
+pub(crate) struct FuelCounter(std::ptr::NonNull<wasmer::sys::vm::VMGlobalDefinition>);
+
+// SAFETY: the pointer targets storage owned by one store; the counter is only
+// used by the instance that owns that store (behind its program's lock) and by
+// that instance's built-ins while its guest is suspended in them.
+unsafe impl Send for FuelCounter {}
 
 impl FuelCounter {
     /// The storage of `global`, an i64 global defined by the instance in `store`.
@@ -115,10 +190,12 @@ impl FuelCounter {
     }
 
     fn set(&mut self, value: i64) {
-        // SAFETY: the definition is boxed inside the store, which the
-        // `LiveInstance` owns alongside this pointer, so it outlives it; the
-        // global is an i64 (added by the budget middleware); no guest code
-        // runs while the host holds `&mut LiveInstance`.
+        // SAFETY: the definition is boxed inside the store, which owns the
+        // `LiveInstance`'s and the `GuestEnv`'s copies of this pointer, so it
+        // outlives them; the global is an i64 (added by the budget
+        // middleware); it is written only while no guest code runs (by the
+        // host holding `&mut LiveInstance`, or by a built-in while the guest
+        // is suspended in it).
         unsafe { (*self.0.as_ptr()).val.i64 = value }
     }
 
@@ -146,6 +223,7 @@ impl LiveInstance {
     /// Calls `poll` with `fuel` as its budget.
     pub(crate) fn poll(&mut self, program: &str, fuel: u64) -> CallOutcome {
         self.set_fuel(fuel);
+        self.output.store(0, Ordering::Relaxed);
         let result = match &self.poll {
             PollFunction::Unit(f) => f.call(&mut self.store).map(|()| 0),
             PollFunction::Status(f) => f.call(&mut self.store),
@@ -220,13 +298,34 @@ pub(crate) fn wasm_bytes<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Cow<'a,
     Ok(wasm)
 }
 
+/// The WebAssembly features wasmcell accepts. Each one enabled is bounded by
+/// the budget and the limits; the rest would let a guest get past them:
+/// threads (`memory.atomic.wait` blocks a poll forever), exceptions (every
+/// `throw` keeps a host-side object until the instance dies), multi-memory
+/// (the memory limit is per memory), memory64 (64-bit lengths), tail calls,
+/// relaxed SIMD (results differ between machines) and the rest of the
+/// unfinished proposals. A module that uses a disabled feature fails to
+/// compile with a message naming it. Listed in `docs/guest-abi.md`.
+pub(crate) fn enabled_features() -> Features {
+    let mut features = Features::none();
+    features
+        .bulk_memory(true)
+        .reference_types(true)
+        .multi_value(true)
+        .simd(true);
+    features.extended_const = true;
+    features
+}
+
 /// An engine for one module: cranelift with the budget middleware (which
 /// records the index of the global it adds, so it serves one module only)
 /// and tunables carrying the stack size.
 pub(crate) fn engine_for(limits: &Limits) -> Engine {
     let mut compiler = Cranelift::default();
     compiler.push_middleware(Arc::new(BudgetMiddleware::new(limits.fuel_per_poll)));
-    let mut engine = EngineBuilder::new(compiler).engine();
+    let mut engine = EngineBuilder::new(compiler)
+        .set_features(Some(enabled_features()))
+        .engine();
     engine.set_tunables(LimitingTunables::new(limits.stack_bytes));
     engine.into()
 }
@@ -235,9 +334,21 @@ pub(crate) fn engine_for(limits: &Limits) -> Engine {
 pub(crate) fn compile_wasm(wasm: &[u8], limits: &Limits) -> Result<CompiledModule> {
     let engine = engine_for(limits);
     let module = Module::new(&engine, wasm).map_err(|e| {
+        let text = e.to_string();
+        // Valid with every proposal on: it failed for a feature wasmcell refuses.
+        let uses_disabled_feature = wasmer::wasmparser::Validator::new_with_features(
+            wasmer::wasmparser::WasmFeatures::all(),
+        )
+        .validate_all(wasm)
+        .is_ok();
+        let hint = if uses_disabled_feature {
+            " (wasmcell does not enable this WebAssembly feature: threads, exceptions, multi-memory, memory64, tail calls and relaxed SIMD are refused; see docs/guest-abi.md)"
+        } else {
+            ""
+        };
         Error::new(
             ErrorKind::Compile,
-            format!("invalid WebAssembly module: {e}"),
+            format!("invalid WebAssembly module: {text}{hint}"),
         )
     })?;
     CompiledModule::new(module, engine)
@@ -302,6 +413,7 @@ pub(crate) fn instantiate(
     limits: &Limits,
 ) -> Result<LiveInstance> {
     let mut store = Store::new(compiled.engine.clone());
+    let output = Arc::new(AtomicU64::new(0));
     let env = FunctionEnv::new(
         &mut store,
         GuestEnv {
@@ -311,10 +423,12 @@ pub(crate) fn instantiate(
             runtime: runtime.clone(),
             start_kind: StartKind::Cold,
             retain_restored: false,
+            fuel: None,
+            output: output.clone(),
         },
     );
     let imports = link(&mut store, &env, &compiled.module, runtime)?;
-    let (instance, refused) = with_memory_limit(limits.max_memory_bytes, || {
+    let (instance, refused) = with_instance_limits(limits, || {
         Instance::new(&mut store, &compiled.module, &imports).map_err(Box::new)
     });
     let instance = instance.map_err(|e| match (refused, *e) {
@@ -341,6 +455,7 @@ pub(crate) fn instantiate(
         .ok()
         .and_then(|global| FuelCounter::of(&mut store, global))
         .ok_or_else(|| internal("its budget counter"))?;
+    env.as_mut(&mut store).fuel = Some(fuel);
     let poll = if compiled.poll_returns_status {
         PollFunction::Status(
             instance
@@ -364,6 +479,7 @@ pub(crate) fn instantiate(
         memory,
         image: Arc::default(),
         fuel,
+        output,
         poll,
     };
     live.image = Arc::new(live.read_image(name, limits.fuel_per_poll)?);
@@ -405,6 +521,7 @@ impl LiveInstance {
             return Ok(ImageLayout::default());
         };
         self.set_fuel(fuel);
+        self.output.store(0, Ordering::Relaxed);
         let result = describe.call(&mut self.store);
         let address = match result {
             Ok(address) => address as u32,
@@ -440,6 +557,7 @@ impl LiveInstance {
             .get_typed_function(&self.store, "init")
             .map_err(|_| Error::new(ErrorKind::Internal, "instance lacks `init`"))?;
         self.set_fuel(fuel);
+        self.output.store(0, Ordering::Relaxed);
         let result = init.call(&mut self.store).map(|()| 0);
         match self.outcome(program, "init", fuel, result).fault {
             Some(fault) => Err(Error::new(ErrorKind::Instantiate, fault.message)),

@@ -20,8 +20,17 @@ pub const DEFAULT_MAX_MODULE_BYTES: u64 = 16 * 1024 * 1024;
 pub const DEFAULT_MAX_FUNCTIONS: u32 = 50_000;
 /// Default maximum number of imports of a module.
 pub const DEFAULT_MAX_IMPORTS: u32 = 1_000;
-/// Default maximum initial size of each table of a module.
+/// Default maximum size of each table, initial and grown (8 bytes of host
+/// memory per element: 800 KB per table).
 pub const DEFAULT_MAX_TABLE_ELEMENTS: u32 = 100_000;
+/// Tables one module may define (`reference-types` allows several).
+pub const MAX_TABLES: u32 = 4;
+/// Host bytes one table element takes (a function or extern reference).
+pub const TABLE_ELEMENT_BYTES: u64 = 8;
+/// Default deepest nesting of blocks, loops and ifs inside one function.
+/// Compilers emit a few dozen levels (a large `switch` one level per case);
+/// checking it before compiling keeps compile time linear in module size.
+pub const DEFAULT_MAX_NESTING: u32 = 2_000;
 /// Default wasm stack of one call.
 pub const DEFAULT_STACK_BYTES: u64 = 512 * 1024;
 
@@ -41,8 +50,15 @@ pub struct Limits {
     pub max_functions: u32,
     /// Maximum number of imports.
     pub max_imports: u32,
-    /// Maximum initial size of each table.
+    /// Maximum size of each table, at load and at run time: `table.grow`
+    /// past it returns -1 in the guest and allocates nothing; a module whose
+    /// initial table size exceeds it fails to load. A module defines at most
+    /// [`MAX_TABLES`] tables, so tables take at most
+    /// `MAX_TABLES * max_table_elements * TABLE_ELEMENT_BYTES` of host memory.
     pub max_table_elements: u32,
+    /// Deepest nesting of blocks, loops and ifs in one function body; checked
+    /// before compiling.
+    pub max_nesting: u32,
     /// Wasm stack of each call into the guest (clamped to 8 KiB .. 100 MiB);
     /// runaway recursion faults with a stack overflow when it is used up.
     pub stack_bytes: u64,
@@ -57,6 +73,7 @@ impl Default for Limits {
             max_functions: DEFAULT_MAX_FUNCTIONS,
             max_imports: DEFAULT_MAX_IMPORTS,
             max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
+            max_nesting: DEFAULT_MAX_NESTING,
             stack_bytes: DEFAULT_STACK_BYTES,
         }
     }
@@ -68,18 +85,65 @@ thread_local! {
     /// different limits, so the limit travels beside the `Instance::new` call
     /// (which creates the memories synchronously on the calling thread).
     static INSTANTIATION_MEMORY_LIMIT: Cell<Option<u64>> = const { Cell::new(None) };
-    /// Set when the last memory creation on this thread was refused by the limit.
+    /// The table element limit of the instantiation running on this thread.
+    static INSTANTIATION_TABLE_LIMIT: Cell<Option<u32>> = const { Cell::new(None) };
+    /// Set when the last memory or table creation on this thread was refused
+    /// by a limit, or failed for lack of address space.
     static MEMORY_LIMIT_REFUSED: Cell<Option<String>> = const { Cell::new(None) };
 }
 
-/// Runs `f` with the given memory limit applied to memories it creates.
-/// Returns `f`'s result and, if the limit refused a memory, why.
-pub(crate) fn with_memory_limit<R>(limit: u64, f: impl FnOnce() -> R) -> (R, Option<String>) {
-    INSTANTIATION_MEMORY_LIMIT.with(|cell| cell.set(Some(limit)));
+/// Runs `f` with the program's memory and table limits applied to the
+/// memories and tables it creates. Returns `f`'s result and, if a limit
+/// refused a memory or table (or the address space ran out), why.
+pub(crate) fn with_instance_limits<R>(
+    limits: &Limits,
+    f: impl FnOnce() -> R,
+) -> (R, Option<String>) {
+    INSTANTIATION_MEMORY_LIMIT.with(|cell| cell.set(Some(limits.max_memory_bytes)));
+    INSTANTIATION_TABLE_LIMIT.with(|cell| cell.set(Some(limits.max_table_elements)));
     MEMORY_LIMIT_REFUSED.with(|cell| cell.set(None));
     let result = f();
     INSTANTIATION_MEMORY_LIMIT.with(|cell| cell.set(None));
+    INSTANTIATION_TABLE_LIMIT.with(|cell| cell.set(None));
     (result, MEMORY_LIMIT_REFUSED.with(|cell| cell.take()))
+}
+
+fn refuse(why: String) -> String {
+    MEMORY_LIMIT_REFUSED.with(|cell| cell.set(Some(why.clone())));
+    why
+}
+
+/// The table type as the program may use it: its maximum lowered to the
+/// table element limit, so a `table.grow` past it fails in the guest (-1)
+/// before wasmer allocates anything.
+fn limited_table(requested: &TableType) -> Result<TableType, String> {
+    let Some(limit) = INSTANTIATION_TABLE_LIMIT.with(Cell::get) else {
+        return Ok(*requested);
+    };
+    if requested.minimum > limit {
+        return Err(refuse(format!(
+            "the module's initial table size ({} elements) exceeds the program's table limit ({limit} elements)",
+            requested.minimum
+        )));
+    }
+    let mut limited = *requested;
+    limited.maximum = Some(
+        requested
+            .maximum
+            .map_or(limit, |declared| declared.min(limit)),
+    );
+    Ok(limited)
+}
+
+/// A memory that could not be created because the process is out of address
+/// space (each memory reserves several GiB) is a limit, not a link error.
+fn address_space(error: MemoryError) -> MemoryError {
+    if let MemoryError::Region(detail) = &error {
+        return MemoryError::Generic(refuse(format!(
+            "out of address space: the program's linear memory could not be reserved ({detail}); unload programs or raise the process's virtual memory limit"
+        )));
+    }
+    error
 }
 
 /// Engine tunables: wasmer's base tunables with the program's memory limit
@@ -111,8 +175,7 @@ impl LimitingTunables {
                 "the module's initial memory ({minimum_bytes} bytes, {} pages) exceeds the program's memory limit ({limit} bytes)",
                 requested.minimum.0
             );
-            MEMORY_LIMIT_REFUSED.with(|cell| cell.set(Some(why.clone())));
-            return Err(MemoryError::Generic(why));
+            return Err(MemoryError::Generic(refuse(why)));
         }
         let mut limited = *requested;
         limited.maximum = Some(Pages(match requested.maximum {
@@ -137,7 +200,9 @@ impl Tunables for LimitingTunables {
         ty: &MemoryType,
         style: &MemoryStyle,
     ) -> Result<VMMemory, MemoryError> {
-        self.base.create_host_memory(&self.limited(ty)?, style)
+        self.base
+            .create_host_memory(&self.limited(ty)?, style)
+            .map_err(address_space)
     }
 
     unsafe fn create_vm_memory(
@@ -152,10 +217,11 @@ impl Tunables for LimitingTunables {
             self.base
                 .create_vm_memory(&limited, style, vm_definition_location)
         }
+        .map_err(address_space)
     }
 
     fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {
-        self.base.create_host_table(ty, style)
+        self.base.create_host_table(&limited_table(ty)?, style)
     }
 
     unsafe fn create_vm_table(
@@ -164,8 +230,13 @@ impl Tunables for LimitingTunables {
         style: &TableStyle,
         vm_definition_location: NonNull<VMTableDefinition>,
     ) -> Result<VMTable, String> {
-        // SAFETY: forwarded unchanged from wasmer, which guarantees the location.
-        unsafe { self.base.create_vm_table(ty, style, vm_definition_location) }
+        let limited = limited_table(ty)?;
+        // SAFETY: forwarded from wasmer, which guarantees the location; only
+        // the maximum changed.
+        unsafe {
+            self.base
+                .create_vm_table(&limited, style, vm_definition_location)
+        }
     }
 
     fn vmconfig(&self) -> &VMConfig {
@@ -174,50 +245,99 @@ impl Tunables for LimitingTunables {
 }
 
 /// Checks the module's declared sizes against the limits before any compile
-/// work. Malformed sections are left to the compiler, which reports them.
+/// work, in one linear pass (operators included, for the nesting depth).
+/// Malformed sections are left to the compiler, which reports them.
 pub(crate) fn check_module_shape(wasm: &[u8], limits: &Limits) -> crate::Result<()> {
     use crate::error::{Error, ErrorKind};
-    use wasmer::wasmparser::{Parser, Payload, TypeRef};
+    use wasmer::wasmparser::{Operator, Parser, Payload, TypeRef};
 
-    let over = |what: &str, count: u64, limit: u32| {
+    let over = |what: &str, count: u64, limit: u64| {
         Error::new(
             ErrorKind::Limit,
             format!("the module declares {count} {what}, more than the limit of {limit}"),
         )
     };
-    let (mut functions, mut imports) = (0u64, 0u64);
+    let (mut functions, mut imports, mut tables) = (0u64, 0u64, 0u64);
     for payload in Parser::new(0).parse_all(wasm) {
         let Ok(payload) = payload else { break };
         match payload {
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports().flatten() {
                     imports += 1;
-                    if matches!(import.ty, TypeRef::Func(_)) {
-                        functions += 1;
+                    match import.ty {
+                        TypeRef::Func(_) => functions += 1,
+                        TypeRef::Table(_) => tables += 1,
+                        _ => {}
                     }
                 }
             }
             Payload::FunctionSection(reader) => functions += u64::from(reader.count()),
             Payload::TableSection(reader) => {
                 for table in reader.into_iter().flatten() {
+                    tables += 1;
                     if table.ty.initial > u64::from(limits.max_table_elements) {
                         return Err(over(
                             "table elements",
                             table.ty.initial,
-                            limits.max_table_elements,
+                            limits.max_table_elements.into(),
                         ));
                     }
                 }
             }
-            Payload::CodeSectionStart { .. } => break,
+            Payload::CodeSectionStart { .. } => {
+                // Everything counted so far is declared before the code.
+                if imports > u64::from(limits.max_imports) {
+                    return Err(over("imports", imports, limits.max_imports.into()));
+                }
+                if functions > u64::from(limits.max_functions) {
+                    return Err(over("functions", functions, limits.max_functions.into()));
+                }
+                if tables > u64::from(MAX_TABLES) {
+                    return Err(over("tables", tables, MAX_TABLES.into()));
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let Ok(mut operators) = body.get_operators_reader() else {
+                    break;
+                };
+                let mut depth = 0u32;
+                while !operators.eof() {
+                    let Ok(operator) = operators.read() else {
+                        break;
+                    };
+                    match operator {
+                        Operator::Block { .. }
+                        | Operator::Loop { .. }
+                        | Operator::If { .. }
+                        | Operator::Try { .. }
+                        | Operator::TryTable { .. } => {
+                            depth += 1;
+                            if depth > limits.max_nesting {
+                                return Err(Error::new(
+                                    ErrorKind::Limit,
+                                    format!(
+                                        "a function nests blocks, loops and ifs more than {} deep (the nesting limit)",
+                                        limits.max_nesting
+                                    ),
+                                ));
+                            }
+                        }
+                        Operator::End => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                }
+            }
             _ => {}
         }
     }
     if imports > u64::from(limits.max_imports) {
-        return Err(over("imports", imports, limits.max_imports));
+        return Err(over("imports", imports, limits.max_imports.into()));
     }
     if functions > u64::from(limits.max_functions) {
-        return Err(over("functions", functions, limits.max_functions));
+        return Err(over("functions", functions, limits.max_functions.into()));
+    }
+    if tables > u64::from(MAX_TABLES) {
+        return Err(over("tables", tables, MAX_TABLES.into()));
     }
     Ok(())
 }

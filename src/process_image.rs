@@ -136,6 +136,14 @@ impl HostImage {
             .collect()
     }
 
+    /// The signal at `index` of the declaration order with its id, and the
+    /// number of signals (one signal copied, not the whole table).
+    pub(crate) fn signal_at(&self, index: usize) -> (Option<(SignalId, Signal)>, usize) {
+        let signals = &self.layout.signals;
+        let found = signals.get(index).map(|s| (self.id(index), s.clone()));
+        (found, signals.len())
+    }
+
     fn id(&self, index: usize) -> SignalId {
         (self.generation << INDEX_BITS) | index as u32
     }

@@ -7,7 +7,8 @@ use crate::instance::{instantiate, LiveInstance, StartKind};
 use crate::limits::Limits;
 use crate::process_image::{read_retain_signal, HostImage, SignalId, SignalValue};
 use crate::runtime::{validate_limits, RuntimeShared};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -60,12 +61,16 @@ struct AtomicStats {
     last_fuel_used: AtomicU64,
 }
 
-/// A small process-wide number per thread, used to recognise a callback that
-/// calls back into the program it was called from.
-fn this_thread() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local! { static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed); }
-    ID.with(|id| *id)
+thread_local! {
+    /// The programs whose guest code this thread is running, innermost last
+    /// (a host callback may poll another program, nesting a second entry).
+    static RUNNING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether this thread is inside guest code of any program (so inside a
+/// host callback or log sink when it calls back into wasmcell).
+pub(crate) fn inside_guest_call() -> bool {
+    RUNNING.with(|running| !running.borrow().is_empty())
 }
 
 /// A loaded program. Cloning gives another handle to the same program; all
@@ -83,8 +88,12 @@ pub(crate) struct ProgramShared {
     tag: AtomicU64,
     /// `ProgramState` as u8, readable without waiting for a running poll.
     state: AtomicU8,
-    /// The thread currently running guest code of this program, 0 if none.
-    running_on: AtomicU64,
+    /// Held by reset and by the commit of a reload for their whole run, so
+    /// they happen one after the other: a reset never swaps in a module read
+    /// before a concurrent reload committed. Lock order: `swap`, then `live`.
+    swap: Mutex<()>,
+    /// Reloads prepared and not yet committed or discarded; unload releases them.
+    prepared: Mutex<Vec<Weak<Mutex<Option<LiveInstance>>>>>,
     fuel_per_poll: AtomicU64,
     limits: Mutex<Limits>,
     fault: Mutex<Option<Fault>>,
@@ -96,20 +105,47 @@ pub(crate) struct ProgramShared {
     live: Mutex<Option<LiveInstance>>,
 }
 
-/// Marks the program as running on this thread for the duration of a call,
-/// also when the call unwinds.
-struct RunningGuard<'a>(&'a AtomicU64);
+/// Marks the program as running guest code on this thread for the duration
+/// of a call (poll, init, start function), also when the call unwinds.
+struct RunningGuard;
 
-impl<'a> RunningGuard<'a> {
-    fn enter(slot: &'a AtomicU64) -> Self {
-        slot.store(this_thread(), Ordering::Release);
-        Self(slot)
+impl RunningGuard {
+    fn enter(program: &ProgramShared) -> Self {
+        let key = program as *const ProgramShared as usize;
+        RUNNING.with(|running| running.borrow_mut().push(key));
+        Self
     }
 }
 
-impl Drop for RunningGuard<'_> {
+impl Drop for RunningGuard {
     fn drop(&mut self) {
-        self.0.store(0, Ordering::Release);
+        RUNNING.with(|running| running.borrow_mut().pop());
+    }
+}
+
+impl ProgramShared {
+    fn is_running_on_this_thread(&self) -> bool {
+        let key = self as *const ProgramShared as usize;
+        RUNNING.with(|running| running.borrow().contains(&key))
+    }
+
+    /// Takes `lock`. From inside a host callback (of any program) it does
+    /// not wait: if another thread holds it, the call fails with
+    /// [`ErrorKind::Busy`]. Two programs whose callbacks call each other on
+    /// two threads would otherwise wait for each other forever.
+    fn acquire<'a, T>(&self, lock: &'a Mutex<T>, what: &str) -> Result<MutexGuard<'a, T>> {
+        if !inside_guest_call() {
+            return Ok(lock.lock());
+        }
+        lock.try_lock().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Busy,
+                format!(
+                    "program '{}' is busy on another thread; a host callback cannot wait to {what} it",
+                    self.name
+                ),
+            )
+        })
     }
 }
 
@@ -151,7 +187,8 @@ impl Program {
                 runtime: runtime.clone(),
                 tag: AtomicU64::new(0),
                 state: AtomicU8::new(ProgramState::Ready as u8),
-                running_on: AtomicU64::new(0),
+                swap: Mutex::new(()),
+                prepared: Mutex::new(Vec::new()),
                 fuel_per_poll: AtomicU64::new(limits.fuel_per_poll),
                 limits: Mutex::new(limits),
                 fault: Mutex::new(None),
@@ -180,8 +217,15 @@ impl Program {
     /// (re)instantiation for callbacks, immediately for [`Program::tag`].
     pub fn set_tag(&self, tag: u64) {
         self.shared.tag.store(tag, Ordering::Relaxed);
-        if let Some(live) = self.shared.live.lock().as_mut() {
-            live.set_program_tag(tag);
+        if self.is_busy_on_this_thread() {
+            // Inside its own callback: the instance picks the tag up at the
+            // next (re)instantiation.
+            return;
+        }
+        if let Ok(mut live) = self.shared.acquire(&self.shared.live, "tag") {
+            if let Some(live) = live.as_mut() {
+                live.set_program_tag(tag);
+            }
         }
     }
 
@@ -247,7 +291,7 @@ impl Program {
     }
 
     pub(crate) fn is_busy_on_this_thread(&self) -> bool {
-        self.shared.running_on.load(Ordering::Acquire) == this_thread()
+        self.shared.is_running_on_this_thread()
     }
 
     fn check_not_reentrant(&self, what: &str) -> Result<()> {
@@ -283,7 +327,7 @@ impl Program {
     pub fn poll(&self) -> Result<()> {
         self.check_not_reentrant("poll")?;
         let shared = &*self.shared;
-        let mut live = shared.live.lock();
+        let mut live = shared.acquire(&shared.live, "poll")?;
         let Some(live) = live.as_mut() else {
             return Err(self.unloaded_error());
         };
@@ -312,7 +356,7 @@ impl Program {
             }
         }
         let outcome = {
-            let _running = RunningGuard::enter(&shared.running_on);
+            let _running = RunningGuard::enter(shared);
             live.poll(&shared.name, fuel)
         };
         if has_image && outcome.fault.is_none() {
@@ -372,18 +416,24 @@ impl Program {
     pub fn reset(&self) -> Result<()> {
         self.check_not_reentrant("reset")?;
         let shared = &*self.shared;
-        let compiled = match shared.live.lock().as_ref() {
+        // Held until the fresh instance is in: a reload committed meanwhile
+        // waits, then replaces what this reset swapped in (newest wins).
+        let _swap = shared.acquire(&shared.swap, "reset")?;
+        let compiled = match shared.acquire(&shared.live, "reset")?.as_ref() {
             Some(live) => live.compiled.clone(),
             None => return Err(self.unloaded_error()),
         };
         let limits = self.limits();
-        let fresh = instantiate(
-            &shared.runtime,
-            &compiled,
-            &shared.name,
-            self.tag(),
-            &limits,
-        );
+        let fresh = {
+            let _running = RunningGuard::enter(shared);
+            instantiate(
+                &shared.runtime,
+                &compiled,
+                &shared.name,
+                self.tag(),
+                &limits,
+            )
+        };
         let result = fresh.and_then(|fresh| self.swap_in(fresh, StartKind::Reset));
         if let Err(error) = &result {
             if error.kind() != ErrorKind::InvalidHandle {
@@ -420,6 +470,7 @@ impl Program {
             .cache
             .get_or_compile(bytes, &limits)
             .and_then(|compiled| {
+                let _running = RunningGuard::enter(shared);
                 instantiate(
                     &shared.runtime,
                     &compiled,
@@ -429,9 +480,20 @@ impl Program {
                 )
             })
             .map_err(|e| self.reload_error(e))?;
+        let slot = Arc::new(Mutex::new(Some(live)));
+        {
+            let mut prepared = shared.prepared.lock();
+            prepared.retain(|slot| slot.strong_count() > 0);
+            prepared.push(Arc::downgrade(&slot));
+        }
+        // Unloaded meanwhile: release at once instead of keeping it alive.
+        if self.state() == ProgramState::Unloaded {
+            slot.lock().take();
+            return Err(self.unloaded_error());
+        }
         Ok(PreparedReload {
             program: Arc::downgrade(&self.shared),
-            live,
+            live: slot,
         })
     }
 
@@ -452,7 +514,20 @@ impl Program {
                 ),
             ));
         }
-        self.swap_in(prepared.live, StartKind::Reload)
+        let shared = &*self.shared;
+        let _swap = shared
+            .acquire(&shared.swap, "reload")
+            .map_err(|e| self.reload_error(e))?;
+        let Some(live) = prepared.live.lock().take() else {
+            return Err(Error::new(
+                ErrorKind::InvalidHandle,
+                format!(
+                    "program '{}' was unloaded: its prepared reload was released",
+                    shared.name
+                ),
+            ));
+        };
+        self.swap_in(live, StartKind::Reload)
             .map_err(|e| self.reload_error(e))
     }
 
@@ -480,12 +555,17 @@ impl Program {
     fn swap_in(&self, mut fresh: LiveInstance, start: StartKind) -> Result<()> {
         let shared = &*self.shared;
         let retired = {
-            let mut live = shared.live.lock();
+            let mut live = shared.acquire(&shared.live, "swap in a new instance of")?;
             let Some(old) = live.as_mut() else {
                 return Err(self.unloaded_error());
             };
             let (restored, notice) = carry_retain(old, &mut fresh);
-            fresh.run_init(&shared.name, self.fuel(), start, restored)?;
+            {
+                // A callback made from `init` that calls back into this
+                // program gets BUSY, as it would during a poll.
+                let _running = RunningGuard::enter(shared);
+                fresh.run_init(&shared.name, self.fuel(), start, restored)?;
+            }
             *shared.notice.lock() = notice;
             *shared.fault.lock() = None;
             shared.image.lock().adopt(fresh.image.clone());
@@ -531,6 +611,12 @@ impl Program {
         self.shared.image.lock().signals()
     }
 
+    /// The signal at `index` (declaration order) with its id, and how many
+    /// signals there are.
+    pub fn signal_at(&self, index: usize) -> (Option<(SignalId, Signal)>, usize) {
+        self.shared.image.lock().signal_at(index)
+    }
+
     /// Looks a signal up by name, once; then get or set it by id.
     pub fn signal(&self, name: &str) -> Result<(SignalId, Signal)> {
         self.check_loaded()?;
@@ -547,7 +633,9 @@ impl Program {
             return Ok(self.shared.image.lock().get(&signal));
         }
         self.check_not_reentrant("read a retain signal")?;
-        let mut live = self.shared.live.lock();
+        let mut live = self
+            .shared
+            .acquire(&self.shared.live, "read a retain signal of")?;
         let live = live.as_mut().ok_or_else(|| self.unloaded_error())?;
         // Checked again under the live lock: a swap may have changed the table.
         self.shared.image.lock().signal(id)?;
@@ -567,13 +655,20 @@ impl Program {
     /// thread to finish. Unloading twice fails with [`ErrorKind::InvalidHandle`].
     pub fn unload(&self) -> Result<()> {
         self.check_not_reentrant("unload")?;
-        let instance = self.shared.live.lock().take();
+        let instance = self.shared.acquire(&self.shared.live, "unload")?.take();
         match instance {
             Some(instance) => {
                 self.shared
                     .state
                     .store(ProgramState::Unloaded as u8, Ordering::Release);
                 drop(instance);
+                // Prepared reloads die with their program: each keeps a whole
+                // instance (memory reservation included).
+                let prepared = std::mem::take(&mut *self.shared.prepared.lock());
+                for slot in prepared.iter().filter_map(Weak::upgrade) {
+                    let released = slot.lock().take();
+                    drop(released);
+                }
                 Ok(())
             }
             None => Err(self.unloaded_error()),
@@ -585,7 +680,8 @@ impl Program {
 /// swapped in by [`Program::commit_reload`]. Dropping it discards it.
 pub struct PreparedReload {
     program: Weak<ProgramShared>,
-    live: LiveInstance,
+    /// Emptied by unload (which releases the instance) or by commit.
+    live: Arc<Mutex<Option<LiveInstance>>>,
 }
 
 impl std::fmt::Debug for PreparedReload {

@@ -136,24 +136,30 @@ impl Runtime {
         Ok(())
     }
 
-    /// Sends guest output (`env.print`, `wasmcell.log`) to `sink`.
-    pub fn set_log_sink(&self, sink: impl LogSink) {
-        *self.shared.log.write() = Arc::new(sink);
+    /// Sends guest output (`env.print`, `wasmcell.log`) to `sink`. Returns
+    /// once no thread is inside the previous sink any more, so whatever it
+    /// uses may be released then. Fails with [`ErrorKind::Busy`] from inside
+    /// a host callback or log sink (it would wait for itself).
+    pub fn set_log_sink(&self, sink: impl LogSink) -> Result<()> {
+        replace_and_drain(&self.shared.log, Arc::new(sink), "log sink")
     }
 
-    /// Restores the default log sink (standard error).
-    pub fn reset_log_sink(&self) {
-        *self.shared.log.write() = Arc::new(StderrSink);
+    /// Restores the default log sink (standard error); waits as
+    /// [`Runtime::set_log_sink`] does.
+    pub fn reset_log_sink(&self) -> Result<()> {
+        replace_and_drain(&self.shared.log, Arc::new(StderrSink), "log sink")
     }
 
-    /// Replaces the clock guests read through `wasmcell.now_ns`.
-    pub fn set_clock(&self, clock: impl Clock) {
-        *self.shared.clock.write() = Arc::new(clock);
+    /// Replaces the clock guests read through `wasmcell.now_ns`. Returns once
+    /// no thread is inside the previous clock; [`ErrorKind::Busy`] from
+    /// inside a host callback or log sink.
+    pub fn set_clock(&self, clock: impl Clock) -> Result<()> {
+        replace_and_drain(&self.shared.clock, Arc::new(clock), "clock")
     }
 
-    /// Restores the default monotonic clock.
-    pub fn reset_clock(&self) {
-        *self.shared.clock.write() = Arc::new(MonotonicClock);
+    /// Restores the default monotonic clock; waits as [`Runtime::set_clock`] does.
+    pub fn reset_clock(&self) -> Result<()> {
+        replace_and_drain(&self.shared.clock, Arc::new(MonotonicClock), "clock")
     }
 
     /// The limits programs loaded from now on start with.
@@ -239,6 +245,30 @@ impl Runtime {
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }
+}
+
+/// Puts `new` in `slot`, then waits until every call that took the old value
+/// (each holds a clone of its `Arc` for the call's duration) has returned, so
+/// the caller may release what the old one used.
+fn replace_and_drain<T: ?Sized>(slot: &RwLock<Arc<T>>, new: Arc<T>, what: &str) -> Result<()> {
+    if crate::program::inside_guest_call() {
+        return Err(Error::new(
+            ErrorKind::Busy,
+            format!("cannot replace the {what} from inside a host callback or log sink: it would wait for itself"),
+        ));
+    }
+    let old = std::mem::replace(&mut *slot.write(), new);
+    let mut spins = 0u32;
+    while Arc::strong_count(&old) > 1 {
+        // Calls into a sink or clock are short; yield first, then sleep.
+        if spins < 100 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+        spins += 1;
+    }
+    Ok(())
 }
 
 pub(crate) fn validate_limits(limits: &Limits) -> Result<()> {

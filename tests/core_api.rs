@@ -22,7 +22,8 @@ fn runtime_with_capture() -> (Runtime, Lines, Arc<AtomicI64>) {
             level,
             String::from_utf8_lossy(message).into_owned(),
         ));
-    });
+    })
+    .unwrap();
     let ticks = record_arg(&rt, "test", "tick", "(i)");
     (rt, lines, ticks)
 }
@@ -300,7 +301,7 @@ fn guest_reported_faults_use_the_return_value() {
 fn logging_and_a_replaceable_clock() {
     let (rt, lines, _) = runtime_with_capture();
     let time = record_arg(&rt, "test", "time", "(I)");
-    rt.set_clock(|| 123_456_789i64);
+    rt.set_clock(|| 123_456_789i64).unwrap();
     let program = rt.load("logger", &fixture("logger.wat")).unwrap();
     program.poll().unwrap();
     assert_eq!(time.load(Ordering::SeqCst), 123_456_789);
@@ -312,7 +313,7 @@ fn logging_and_a_replaceable_clock() {
             "warn line".to_string()
         )]
     );
-    rt.reset_clock();
+    rt.reset_clock().unwrap();
     program.poll().unwrap();
     assert_ne!(time.load(Ordering::SeqCst), 123_456_789);
 }

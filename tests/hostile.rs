@@ -29,7 +29,8 @@ impl Bench {
             if program == "healthy" {
                 sink.lock().unwrap().push(message.to_vec());
             }
-        });
+        })
+        .unwrap();
         let grew = record_arg(&rt, "test", "grew", "(i)");
         rt.define(
             "test",

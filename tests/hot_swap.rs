@@ -255,3 +255,55 @@ fn different_budgets_are_different_cache_entries() {
     rt.load("b", &bytes).unwrap();
     assert_eq!(rt.cache_stats().compiles, 2);
 }
+
+#[test]
+fn the_disk_cache_refuses_fifos_and_symlinks_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("wasmcell-cache-hygiene-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bytes = fixture("hello.wat");
+    let first = Runtime::default();
+    first.set_cache_dir(Some(dir.clone())).unwrap();
+    first.load("hello", &bytes).unwrap();
+    let artifact = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+
+    // A FIFO named like the artifact: opening it for reading would block
+    // forever; a symlink to /dev/zero would read until memory runs out.
+    let fifo = std::ffi::CString::new(artifact.to_str().unwrap()).unwrap();
+    std::fs::remove_file(&artifact).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let (done, finished) = std::sync::mpsc::channel();
+    let (dir2, bytes2) = (dir.clone(), bytes.clone());
+    std::thread::spawn(move || {
+        let rt = Runtime::default();
+        rt.set_cache_dir(Some(dir2)).unwrap();
+        rt.load("hello", &bytes2).unwrap();
+        let _ = done.send(rt.cache_stats());
+    });
+    let stats = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a FIFO in the cache directory blocked the load");
+    assert_eq!((stats.compiles, stats.rejected_files), (1, 1), "{stats:?}");
+    // The recompiled artifact replaced the FIFO with a regular file.
+    assert!(std::fs::symlink_metadata(&artifact).unwrap().is_file());
+
+    std::fs::remove_file(&artifact).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &artifact).unwrap();
+    let rt = Runtime::default();
+    rt.set_cache_dir(Some(dir.clone())).unwrap();
+    rt.load("hello", &bytes).unwrap().poll().unwrap();
+    let stats = rt.cache_stats();
+    assert_eq!((stats.compiles, stats.rejected_files), (1, 1), "{stats:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().contains("tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -18,7 +18,8 @@ fn the_original_rust_example_prints_polling_each_poll() {
     let sink = lines.clone();
     rt.set_log_sink(move |_: &str, level: LogLevel, message: &[u8]| {
         sink.lock().unwrap().push((level, message.to_vec()));
-    });
+    })
+    .unwrap();
     let program = rt.load("example", &wasm).unwrap();
     for _ in 0..5 {
         program.poll().unwrap();

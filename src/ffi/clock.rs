@@ -30,23 +30,25 @@ impl crate::clock::Clock for CClock {
 /// (nanoseconds since the library's first use) when `fn` is NULL.
 ///
 /// Ownership: `user_data` stays the caller's; it must stay valid until the
-/// clock is replaced or the runtime is freed.
+/// clock is replaced or the runtime is freed. This call returns only once no
+/// thread is still inside the previous clock, so its `user_data` may be
+/// released as soon as it returns.
 ///
-/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`,
+/// `WASMCELL_ERR_BUSY` (called from inside a host callback or log sink,
+/// where waiting for the old clock could wait for itself; nothing changed).
+/// Any thread.
 #[no_mangle]
 pub extern "C" fn wasmcell_runtime_set_clock(
     rt: *mut wasmcell_runtime,
     r#fn: wasmcell_clock_fn,
     user_data: *mut c_void,
 ) -> wasmcell_status {
-    with_runtime(rt, |entry| {
-        match r#fn {
-            Some(callback) => entry.runtime.set_clock(CClock {
-                callback,
-                user_data,
-            }),
-            None => entry.runtime.reset_clock(),
-        }
-        Ok(())
+    with_runtime(rt, |entry| match r#fn {
+        Some(callback) => entry.runtime.set_clock(CClock {
+            callback,
+            user_data,
+        }),
+        None => entry.runtime.reset_clock(),
     })
 }

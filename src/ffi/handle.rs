@@ -133,7 +133,11 @@ impl Table {
         let entry = slot.entry.take();
         if entry.is_some() {
             slot.generation += 1;
-            self.free.push(index);
+            // A slot whose generation would wrap is retired, never reused:
+            // a handle kept from 2^30 reuses ago must stay stale.
+            if slot.generation < GENERATION_MASK {
+                self.free.push(index);
+            }
         }
         entry
     }

@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind};
 use crate::host::{HostCall, HostFunction, Signature, Val, ValKind};
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A guest buffer handed to a host callback: `len` bytes at `ptr`, inside the
@@ -72,9 +72,19 @@ pub type wasmcell_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>
 /// (a callback may poll another program whose callback then runs nested).
 /// Lives on the stack of [`CHostFunction::call`] for the callback's duration.
 struct ActiveCall {
+    /// The handle the callback got: a number never used for another call,
+    /// so a handle kept past its callback cannot name a later one (even one
+    /// whose `HostCall` sits at the same stack address).
+    id: usize,
+    /// Address of the `HostCall` being served.
     call: usize,
     outer: Cell<*const ActiveCall>,
 }
+
+/// The next call handle. Starts at an odd, large value so a handle is never
+/// NULL and never looks like a small integer or a real pointer; 64-bit
+/// counters do not wrap in practice (one per callback).
+static NEXT_CALL_ID: AtomicUsize = AtomicUsize::new(0x5ca1_1000_0001);
 
 thread_local! {
     /// The innermost call being served on this thread (NULL: none).
@@ -98,19 +108,20 @@ impl Drop for ActiveCallGuard<'_> {
     }
 }
 
-/// Whether `address` is a call being served on this thread.
-fn is_active(address: usize) -> bool {
+/// The `HostCall` address of the call with handle `id`, if it is being
+/// served on this thread.
+fn active_call(id: usize) -> Option<usize> {
     let mut node = INNERMOST_CALL.with(Cell::get);
     while !node.is_null() {
         // SAFETY: every node is an `ActiveCall` on the stack of a callback
         // still running on this thread: its guard unlinks it before it dies.
         let active = unsafe { &*node };
-        if active.call == address {
-            return true;
+        if active.id == id {
+            return Some(active.call);
         }
         node = active.outer.get();
     }
-    false
+    None
 }
 
 /// A C callback with its user data, as the core sees a host function.
@@ -189,9 +200,10 @@ impl HostFunction for CHostFunction {
             heap_results.resize(results.len(), zero);
             &mut heap_results
         };
-        let call_ptr = call as *mut HostCall<'_> as usize;
+        let id = NEXT_CALL_ID.fetch_add(2, Ordering::Relaxed);
         let active = ActiveCall {
-            call: call_ptr,
+            id,
+            call: call as *mut HostCall<'_> as usize,
             outer: Cell::new(std::ptr::null()),
         };
         let registered = ActiveCallGuard::enter(&active);
@@ -199,7 +211,7 @@ impl HostFunction for CHostFunction {
         let code = unsafe {
             (self.callback)(
                 self.user_data,
-                call_ptr as *mut wasmcell_call,
+                std::ptr::without_provenance_mut::<wasmcell_call>(id),
                 c_args.as_ptr(),
                 c_args.len(),
                 c_results.as_mut_ptr(),
@@ -230,13 +242,12 @@ fn with_call<R>(
     call: *mut wasmcell_call,
     f: impl FnOnce(&mut HostCall<'_>) -> Result<R, Error>,
 ) -> Result<R, Error> {
-    let address = call as usize;
-    if address == 0 || !is_active(address) {
+    let Some(address) = active_call(call as usize) else {
         return Err(Error::new(
             ErrorKind::InvalidHandle,
             "the call handle is not active on this thread (use it only inside its callback)",
         ));
-    }
+    };
     // SAFETY: the address is the HostCall of a callback still running on this
     // thread (it is unlinked from the active calls before the HostCall dies).
     let call = unsafe { &mut *(address as *mut HostCall<'_>) };

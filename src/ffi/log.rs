@@ -71,26 +71,32 @@ impl crate::log::LogSink for CLogSink {
 /// runtime to `fn`, or back to the default (standard error, each line
 /// prefixed with `[program]`) when `fn` is NULL. Takes effect immediately.
 ///
-/// Ownership: `user_data` stays the caller's; it must stay valid until the
-/// sink is replaced or the runtime is freed.
+/// Guest output is bounded: lines longer than 4096 bytes are cut, and a
+/// program's output past 64 KiB in one poll is dropped (one warning line
+/// says so); reading the text costs the guest one budget unit per 16 bytes.
 ///
-/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; `fn` is
-/// called concurrently when programs are polled on several threads.
+/// Ownership: `user_data` stays the caller's; it must stay valid until the
+/// sink is replaced or the runtime is freed. This call returns only once no
+/// thread is still inside the previous sink, so its `user_data` may be
+/// released as soon as it returns.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`,
+/// `WASMCELL_ERR_BUSY` (called from inside a host callback or log sink,
+/// where waiting for the old sink could wait for itself; nothing changed).
+/// Any thread; `fn` is called concurrently when programs are polled on
+/// several threads.
 #[no_mangle]
 pub extern "C" fn wasmcell_runtime_set_log(
     rt: *mut wasmcell_runtime,
     r#fn: wasmcell_log_fn,
     user_data: *mut c_void,
 ) -> wasmcell_status {
-    with_runtime(rt, |entry| {
-        match r#fn {
-            Some(callback) => entry.runtime.set_log_sink(CLogSink {
-                callback,
-                user_data,
-            }),
-            None => entry.runtime.reset_log_sink(),
-        }
-        Ok(())
+    with_runtime(rt, |entry| match r#fn {
+        Some(callback) => entry.runtime.set_log_sink(CLogSink {
+            callback,
+            user_data,
+        }),
+        None => entry.runtime.reset_log_sink(),
     })
 }
 

@@ -41,8 +41,9 @@ fn program(p: *mut wasmcell_program) -> Result<crate::Program> {
 
 fn write_optional<T>(out: *mut T, value: T) {
     if !out.is_null() {
-        // SAFETY: non-NULL optional out-pointer, valid per the header.
-        unsafe { out.write(value) };
+        // SAFETY: non-NULL optional out-pointer, valid per the header;
+        // unaligned, as packed host structs may be.
+        unsafe { out.write_unaligned(value) };
     }
 }
 
@@ -162,15 +163,15 @@ pub extern "C" fn wasmcell_program_signal_info(
     offset: *mut u32,
 ) -> wasmcell_status {
     guard(|| {
-        let signals = program(p)?.signals();
-        let (signal_id, signal) = signals.get(index).ok_or_else(|| {
+        let (found, count) = program(p)?.signal_at(index);
+        let (signal_id, signal) = found.ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!("no signal number {index} ({} declared)", signals.len()),
+                format!("no signal number {index} ({count} declared)"),
             )
         })?;
-        write_optional(id, *signal_id);
-        describe(signal, area, ty, offset);
+        write_optional(id, signal_id);
+        describe(&signal, area, ty, offset);
         copy_out(&signal.name, name, cap, name_len)
     })
 }

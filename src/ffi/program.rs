@@ -283,6 +283,24 @@ pub extern "C" fn wasmcell_program_set_fuel(
     with_program(p, |entry| entry.program.set_fuel(per_poll))
 }
 
+/// Sets the maximum size (elements) of each of the program's tables, applied
+/// when it is next reset or reloaded: `table.grow` past it returns -1 in the
+/// guest; a version whose initial table exceeds it is refused with
+/// `WASMCELL_ERR_LIMIT` (a reset then faults the program).
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_program_set_table_limit(
+    p: *mut wasmcell_program,
+    max_elements: u32,
+) -> wasmcell_status {
+    with_program(p, |entry| {
+        let mut limits = entry.program.limits();
+        limits.max_table_elements = max_elements;
+        entry.program.set_limits(limits)
+    })
+}
+
 /// Sets the program's maximum linear memory in bytes, applied when it is next
 /// reset or reloaded (a running instance keeps its current limit).
 ///

@@ -157,15 +157,46 @@ pub extern "C" fn wasmcell_runtime_set_default_stack_size(
     update_limits(rt, |limits| limits.stack_bytes = bytes)
 }
 
+/// Sets the maximum size of each table (elements) of programs loaded from now
+/// on: initial sizes above it fail to load with `WASMCELL_ERR_LIMIT`, and
+/// `table.grow` past it returns -1 in the guest, allocating nothing. Each
+/// element takes 8 bytes of host memory and a module has at most 4 tables.
+/// Default: 100 000 elements.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_set_default_table_limit(
+    rt: *mut wasmcell_runtime,
+    max_elements: u32,
+) -> wasmcell_status {
+    update_limits(rt, |limits| limits.max_table_elements = max_elements)
+}
+
+/// Sets the deepest nesting of blocks, loops and ifs a function of a module
+/// loaded (or reloaded) from now on may have; a deeper module fails with
+/// `WASMCELL_ERR_LIMIT` before it is compiled, which keeps compile time
+/// linear in the module's size. Default: 2 000.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_set_nesting_limit(
+    rt: *mut wasmcell_runtime,
+    max_depth: u32,
+) -> wasmcell_status {
+    update_limits(rt, |limits| limits.max_nesting = max_depth)
+}
+
 pub(crate) fn invalid_argument(message: &str) -> Error {
     Error::new(crate::error::ErrorKind::InvalidArgument, message)
 }
 
 /// Sets the shape limits checked before compiling modules loaded (or
 /// reloaded) from now on: the number of functions (imported and defined), the
-/// number of imports, and the initial size of each table. A module over any
-/// of them fails with `WASMCELL_ERR_LIMIT` without being compiled. Defaults:
-/// 50 000 functions, 1 000 imports, 100 000 table elements.
+/// number of imports, and the size of each table. A module over any of them
+/// fails with `WASMCELL_ERR_LIMIT` without being compiled. The table limit
+/// also holds at run time: `table.grow` past it returns -1 in the guest and
+/// allocates nothing (a module has at most 4 tables of 8 bytes per element).
+/// Defaults: 50 000 functions, 1 000 imports, 100 000 table elements.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
 #[no_mangle]

@@ -12,8 +12,9 @@ pub(crate) fn copy_out(
     len: *mut usize,
 ) -> Result<(), Error> {
     if !len.is_null() {
-        // SAFETY: the caller passes a valid `size_t *` or NULL (checked).
-        unsafe { *len = text.len() };
+        // SAFETY: the caller passes a valid `size_t *` or NULL (checked);
+        // unaligned, as LabVIEW's packed clusters may be.
+        unsafe { len.write_unaligned(text.len()) };
     }
     if buf.is_null() {
         if cap != 0 {
@@ -94,7 +95,8 @@ pub(crate) fn write_out<T>(out: *mut T, value: T, what: &str) -> Result<(), Erro
             format!("{what} is NULL"),
         ));
     }
-    // SAFETY: non-NULL and, per the header, a valid pointer to T.
-    unsafe { out.write(value) };
+    // SAFETY: non-NULL and, per the header, a valid pointer to T. Written
+    // unaligned: hosts such as LabVIEW pack clusters without padding.
+    unsafe { out.write_unaligned(value) };
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::ffi::c_char;
 /// Major version: changes when the C API or ABI changes incompatibly.
 pub const WASMCELL_VERSION_MAJOR: u32 = 0;
 /// Minor version: new functions, compatible.
-pub const WASMCELL_VERSION_MINOR: u32 = 1;
+pub const WASMCELL_VERSION_MINOR: u32 = 2;
 /// Patch version: fixes only.
 pub const WASMCELL_VERSION_PATCH: u32 = 0;
 /// `MAJOR * 10000 + MINOR * 100 + PATCH` of the header you compiled against;
@@ -15,7 +15,7 @@ pub const WASMCELL_VERSION_NUMBER: u32 =
     WASMCELL_VERSION_MAJOR * 10000 + WASMCELL_VERSION_MINOR * 100 + WASMCELL_VERSION_PATCH;
 
 /// The version of the loaded library as a static NUL-terminated string
-/// ("0.1.0"). Never NULL; do not free. Any thread.
+/// ("0.2.0"). Never NULL; do not free. Any thread.
 #[no_mangle]
 pub extern "C" fn wasmcell_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

@@ -32,7 +32,7 @@ from .image import Area, ImageArea, Signal, SignalType
 from .program import FaultKind, PollStats, Program, ProgramState
 from .runtime import Runtime
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def library_version() -> str:

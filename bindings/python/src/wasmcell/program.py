@@ -197,6 +197,10 @@ class Program:
         """Instruction budget per poll."""
         self._call(_ffi.lib.wasmcell_program_set_fuel, per_poll)
 
+    def set_table_limit(self, max_elements: int) -> None:
+        """Maximum elements of each table, applied at the next reset or reload."""
+        self._call(_ffi.lib.wasmcell_program_set_table_limit, max_elements)
+
     def set_memory_limit(self, max_bytes: int) -> None:
         """Maximum linear memory, applied at the next reset or reload."""
         self._call(_ffi.lib.wasmcell_program_set_memory_limit, max_bytes)

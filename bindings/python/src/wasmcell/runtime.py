@@ -62,6 +62,8 @@ class Runtime:
     - ``memory_limit``: maximum linear memory per program, in bytes;
     - ``max_module_size``: largest module accepted by load and reload, in bytes;
     - ``stack_size``: wasm stack per call, in bytes;
+    - ``table_limit``: maximum elements of each table (initial and grown);
+    - ``nesting_limit``: deepest block nesting a function may have;
     - ``cache_dir``: also keep compiled modules on disk (validated before use).
 
     Guest output (``env.print`` and ``wasmcell.log``) goes to the Python logger
@@ -75,6 +77,8 @@ class Runtime:
         memory_limit: Optional[int] = None,
         max_module_size: Optional[int] = None,
         stack_size: Optional[int] = None,
+        table_limit: Optional[int] = None,
+        nesting_limit: Optional[int] = None,
         cache_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
         log: bool = True,
     ) -> None:
@@ -95,6 +99,10 @@ class Runtime:
             self._call(_ffi.lib.wasmcell_runtime_set_max_module_size, max_module_size)
         if stack_size is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_default_stack_size, stack_size)
+        if table_limit is not None:
+            self._call(_ffi.lib.wasmcell_runtime_set_default_table_limit, table_limit)
+        if nesting_limit is not None:
+            self._call(_ffi.lib.wasmcell_runtime_set_nesting_limit, nesting_limit)
         if cache_dir is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_cache_dir, os.fspath(cache_dir).encode())
         if log:
