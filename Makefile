@@ -1,9 +1,12 @@
 # wasmcell: build, demo and tests.
 #
 #   make demo   build everything and run the C host demo (the main job)
-#   make test   Rust, C and Python suites (what CI runs)
-#   make deps   install what the build and the suites need (pytest, the
-#               wasm32 Rust target when reachable, Debian packages)
+#   make test   Rust, C, C++, Python and packaging suites (what CI runs)
+#   make deps   install what the build and the suites need (Debian packages,
+#               the wasm32 Rust target when reachable, pytest in build/pyenv);
+#               demo and test run it once by themselves (build/.deps-stamp)
+#   make install / make uninstall  [PREFIX=/usr/local] [DESTDIR=]
+#               libraries, headers, pkg-config file and CMake package
 #
 # Everything is built once, in the release profile, in one target directory
 # shared by the Rust tests, the C programs and the Python package.
@@ -15,6 +18,13 @@ TARGET_DIR ?= $(CURDIR)/target
 export CARGO_TARGET_DIR := $(TARGET_DIR)
 LIB_DIR    := $(TARGET_DIR)/release
 LIB        := $(LIB_DIR)/libwasmcell.so
+# The version lives in Cargo.toml only ([package] version = "X.Y.Z").
+VERSION       := $(shell sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml)
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+# Set-up done once by demo and test (scripts/install-deps); Python test
+# tools live in a project-local virtual environment.
+PYENV      := build/pyenv
+DEPS_STAMP := build/.deps-stamp
 BUILD      := build
 GUESTS     := $(BUILD)/guests
 CFLAGS     ?= -O2 -g -Wall -Wextra -Werror -std=gnu11
@@ -31,8 +41,11 @@ HAS_WASM32 := $(shell rustc --print target-libdir --target wasm32-unknown-unknow
 
 all: lib examples guests
 
+# The library's SONAME is libwasmcell.so.MAJOR (build.rs): hosts linked in
+# the tree (-L$(LIB_DIR)) look for that name at run time, hence the link.
 lib:
 	$(CARGO) build --release --lib
+	@ln -sfn libwasmcell.so $(LIB_DIR)/libwasmcell.so.$(VERSION_MAJOR)
 
 # ---- guest programs -----------------------------------------------------
 
@@ -71,7 +84,7 @@ $(BUILD)/asan_test_%: tests/c/test_%.c tests/c/check.h include/wasmcell.h lib
 
 # ---- the main job ---------------------------------------------------------
 
-demo: all
+demo: $(DEPS_STAMP) all
 	$(BUILD)/demo $(GUESTS)
 
 # Online change under load: 1 kHz polling while another thread swaps versions.
@@ -81,7 +94,7 @@ hot-reload: all
 
 # ---- tests ----------------------------------------------------------------
 
-test: test-rust test-c test-python test-python-install
+test: $(DEPS_STAMP) test-rust test-c test-cpp test-python test-python-install test-package
 
 test-rust:
 	$(CARGO) test --release
@@ -98,8 +111,8 @@ test-c: lib $(C_TESTS) $(BUILD)/asan_test_api
 
 test-python: lib
 	@if [ -d bindings/python/tests ]; then \
-	  $(PYTHON) -c "import pytest" 2>/dev/null || { echo "pytest is missing: run 'make deps'"; exit 1; }; \
-	  WASMCELL_LIBRARY=$(LIB) PYTHONPATH=bindings/python/src $(PYTHON) -m pytest -q bindings/python/tests; \
+	  $(PYENV)/bin/python -c "import pytest" 2>/dev/null || { echo "pytest is missing from $(PYENV): run 'make deps'"; exit 1; }; \
+	  WASMCELL_LIBRARY=$(LIB) PYTHONPATH=bindings/python/src $(PYENV)/bin/python -m pytest -q bindings/python/tests; \
 	else echo "no Python suite yet"; fi
 
 # ---- benchmarks (not part of make test: figures, not pass/fail) -------------
@@ -121,10 +134,71 @@ test-python-install: lib
 	$(BUILD)/venv/bin/pip install -q ./bindings/python
 	cd $(BUILD) && env -u WASMCELL_LIBRARY -u PYTHONPATH venv/bin/python $(CURDIR)/examples-python/basic.py $(CURDIR)/guest/hello.wat 3
 
+# ---- C++ wrapper -------------------------------------------------------------
+
+# tests/cpp: include/wasmcell.hpp against the built library, plain, under
+# AddressSanitizer + UBSan, and under valgrind memcheck.
+.PHONY: test-cpp
+CXX_TEST_FLAGS := -std=c++17 -O1 -g -Wall -Wextra -Werror -pedantic -Iinclude
+CPP_TEST_DEPS  := tests/cpp/test_wrapper.cpp tests/cpp/check.hpp include/wasmcell.hpp include/wasmcell.h lib
+CPP_ASAN_RUN   := ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:allow_user_segv_handler=1:detect_stack_use_after_return=0
+
+$(BUILD)/cpp_test_wrapper: $(CPP_TEST_DEPS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXX_TEST_FLAGS) $< -o $@ $(C_LIBS)
+
+$(BUILD)/cpp_asan_test_wrapper: $(CPP_TEST_DEPS)
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXX_TEST_FLAGS) $(ASAN_FLAGS) -fsanitize=undefined $< -o $@ $(C_LIBS)
+
+test-cpp: lib $(BUILD)/cpp_test_wrapper $(BUILD)/cpp_asan_test_wrapper
+	$(BUILD)/cpp_test_wrapper tests/fixtures guest
+	$(CPP_ASAN_RUN) $(BUILD)/cpp_asan_test_wrapper tests/fixtures guest
+	@command -v valgrind >/dev/null || { echo "valgrind not installed (run 'make deps')"; exit 1; }
+	$(VALGRIND) --suppressions=tests/c/valgrind.supp $(BUILD)/cpp_test_wrapper tests/fixtures guest
+
+# ---- install (C and C++ projects) ----------------------------------------------
+
+# make install [PREFIX=/usr/local] [DESTDIR=/staging] [LIBDIR=$(PREFIX)/lib]
+# installs lib/libwasmcell.so.$(VERSION) (SONAME libwasmcell.so.$(VERSION_MAJOR))
+# and its links, lib/libwasmcell.a, include/wasmcell.h and wasmcell.hpp,
+# lib/pkgconfig/wasmcell.pc and lib/cmake/wasmcell/ (relocatable CMake
+# package: wasmcell::wasmcell, wasmcell::wasmcell_static). make uninstall
+# (same variables) removes exactly those files. See packaging/install.sh.
+.PHONY: install uninstall test-package
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+DESTDIR     ?=
+# System libraries the static library needs (pkg-config Libs.private, CMake
+# INTERFACE_LINK_LIBRARIES of wasmcell::wasmcell_static).
+STATIC_LIBS := -lpthread -ldl -lm
+INSTALL_ENV  = VERSION='$(VERSION)' PREFIX='$(PREFIX)' LIBDIR='$(LIBDIR)' INCLUDEDIR='$(INCLUDEDIR)' \
+               DESTDIR='$(DESTDIR)' LIB_DIR='$(LIB_DIR)' STATIC_LIBS='$(STATIC_LIBS)'
+
+install: lib
+	$(INSTALL_ENV) ./packaging/install.sh install
+
+uninstall:
+	$(INSTALL_ENV) ./packaging/install.sh uninstall
+
+# Installs into prefixes under build/package, builds and runs hosts the way
+# users do (pkg-config, CMake shared and static, plain -lwasmcell), checks
+# the headers in strict C99/C11/C++17 modes, uninstalls (tests/package/run).
+test-package: lib
+	VERSION='$(VERSION)' BUILD='$(BUILD)' MAKE_PROGRAM='$(MAKE_COMMAND)' CC='$(CC)' CXX='$(CXX)' ./tests/package/run
+
 # ---- maintenance ------------------------------------------------------------
 
+# `make deps` always runs the script; demo and test run it once, through the
+# stamp (rerun when the script changes).
 deps:
-	./scripts/install-deps
+	PYTHON=$(PYTHON) PYENV=$(PYENV) ./scripts/install-deps
+	@mkdir -p $(dir $(DEPS_STAMP)) && touch $(DEPS_STAMP)
+
+$(DEPS_STAMP): scripts/install-deps
+	PYTHON=$(PYTHON) PYENV=$(PYENV) ./scripts/install-deps
+	@mkdir -p $(dir $@) && touch $@
 
 check-header: lib
 	@git diff --exit-code -- include/wasmcell.h || { echo "include/wasmcell.h is stale: commit the regenerated header"; exit 1; }
