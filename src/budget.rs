@@ -21,8 +21,10 @@
 //! memory limits, and a grow past them must return -1, not fault.) The length is parked in a second appended global (there is no
 //! `dup` in wasm and a middleware cannot add locals); threads are disabled,
 //! so the global is never shared. Built-in imports charge the same way for
-//! the bytes they read (see `GuestEnv::charge`), so the budget bounds a poll's
-//! time, not only its operator count.
+//! the bytes they read (see `GuestEnv::charge`), and every import call costs
+//! [`IMPORT_CALL_UNITS`], so the budget bounds a poll's time, not only its
+//! operator count: about 2 ns per unit in the worst family measured
+//! (`tests/budget_time.rs`, `docs/guest-abi.md`).
 //!
 //! The counter is a mutable i64 global appended to the module. It is set before
 //! every poll through a cached `Global` handle (no export lookup in the hot path)
@@ -39,9 +41,13 @@ use wasmer::{ExportIndex, GlobalInit, GlobalType, LocalFunctionIndex, Mutability
 pub(crate) const FUEL_GLOBAL_EXPORT: &str = "__wasmcell_fuel";
 /// Bytes of `memory.fill`/`copy`/`init` (and of guest text a built-in reads)
 /// charged as one unit: about what one ordinary operator costs in time.
-pub(crate) const BYTES_PER_UNIT: u64 = 16;
+pub(crate) const BYTES_PER_UNIT: u64 = 8;
 /// log2 of [`BYTES_PER_UNIT`], for the shift emitted before bulk operators.
-const BYTES_PER_UNIT_SHIFT: i64 = 4;
+const BYTES_PER_UNIT_SHIFT: i64 = 3;
+/// Units every call of an import (built-in or host function) costs on top of
+/// its operators: a call through wasmer's trampoline takes 15-50 ns, the
+/// time of about 30 ordinary operators.
+pub(crate) const IMPORT_CALL_UNITS: u64 = 32;
 
 /// Module middleware that injects the budget checks. One instance per module
 /// compilation: it records the index of the global it added.
@@ -143,7 +149,8 @@ impl FunctionBudget<'_> {
                 | Operator::Try { .. }
                 | Operator::TryTable { .. } => open_is_loop.push(false),
                 Operator::End => {
-                    if open_is_loop.pop() == Some(true) {
+                    let closes_a_loop = open_is_loop.pop() == Some(true);
+                    if closes_a_loop {
                         open_loops.pop();
                     }
                 }

@@ -3,13 +3,14 @@
 //! `wasmcell.now_ns`.
 
 //!
-//! Built-ins that read guest text charge the budget one unit per
-//! [`BYTES_PER_UNIT`] bytes before touching them, cut lines at
+//! Every built-in charges [`IMPORT_CALL_UNITS`] per call; those that read
+//! guest text also charge one unit per [`BYTES_PER_UNIT`] bytes before
+//! touching them, cut lines at
 //! [`MAX_OUTPUT_LINE_BYTES`] and drop output past
 //! [`MAX_OUTPUT_BYTES_PER_POLL`] per poll, so a chatty or hostile guest
 //! cannot flood the host's log or stall its poll.
 
-use crate::budget::BYTES_PER_UNIT;
+use crate::budget::{BYTES_PER_UNIT, IMPORT_CALL_UNITS};
 use crate::instance::GuestEnv;
 #[cfg(doc)]
 use crate::instance::{MAX_OUTPUT_BYTES_PER_POLL, MAX_OUTPUT_LINE_BYTES};
@@ -48,9 +49,14 @@ pub(crate) fn builtin_type(module: &str, name: &str) -> Option<FunctionType> {
     })
 }
 
-/// Charges the budget for reading `len` guest bytes.
+/// Charges the budget for one call reading `len` guest bytes.
 fn charge_bytes(guest: &mut GuestEnv, len: i32) -> Result<(), RuntimeError> {
-    guest.charge(u64::from(len as u32) / BYTES_PER_UNIT)
+    guest.charge(IMPORT_CALL_UNITS + u64::from(len as u32) / BYTES_PER_UNIT)
+}
+
+/// Charges the budget for one call that reads no guest memory.
+fn charge_call(env: &mut FunctionEnvMut<GuestEnv>) -> Result<(), RuntimeError> {
+    env.data_mut().charge(IMPORT_CALL_UNITS)
 }
 
 /// `env.print(ptr, len) -> i32`: writes the UTF-8 text to the log sink.
@@ -88,18 +94,21 @@ fn log(
 }
 
 /// `wasmcell.now_ns() -> i64`: the runtime's monotonic clock.
-fn now_ns(env: FunctionEnvMut<GuestEnv>) -> i64 {
-    env.data().runtime.clock().now_ns()
+fn now_ns(mut env: FunctionEnvMut<GuestEnv>) -> Result<i64, RuntimeError> {
+    charge_call(&mut env)?;
+    Ok(env.data().runtime.clock().now_ns())
 }
 
 /// `wasmcell.start_kind() -> i32`: why the current instance started: 0 cold
 /// load, 1 reset, 2 reload (hot swap).
-fn start_kind(env: FunctionEnvMut<GuestEnv>) -> i32 {
-    env.data().start_kind as i32
+fn start_kind(mut env: FunctionEnvMut<GuestEnv>) -> Result<i32, RuntimeError> {
+    charge_call(&mut env)?;
+    Ok(env.data().start_kind as i32)
 }
 
 /// `wasmcell.retain_restored() -> i32`: 1 if the retain area was carried over
 /// from the previous instance (reset, or reload with the same retain layout).
-fn retain_restored(env: FunctionEnvMut<GuestEnv>) -> i32 {
-    env.data().retain_restored as i32
+fn retain_restored(mut env: FunctionEnvMut<GuestEnv>) -> Result<i32, RuntimeError> {
+    charge_call(&mut env)?;
+    Ok(env.data().retain_restored as i32)
 }

@@ -64,6 +64,17 @@ impl HostImport {
         results: &mut [Val],
     ) -> Result<(), HostCallError> {
         let (guest, store) = env.data_and_store_mut();
+        // The trampoline costs tens of nanoseconds: charged like the
+        // built-ins, so a loop of host calls is bounded by the budget too.
+        if guest.charge(crate::budget::IMPORT_CALL_UNITS).is_err() {
+            return Err(self.fail(
+                FaultKind::BudgetExhausted,
+                format!(
+                    "instruction budget exhausted calling `{}` (raise it with wasmcell_program_set_fuel)",
+                    self.label
+                ),
+            ));
+        }
         let mut call = HostCall {
             program_name: &guest.program_name,
             program_tag: guest.program_tag,

@@ -194,19 +194,19 @@ fn bulk_memory_operations_are_charged_by_length() {
     };
     let fill_64m = "(memory.fill (i32.const 0) (i32.const 7) (i32.const 67108864))";
     let copy_32m = "(memory.copy (i32.const 0) (i32.const 33554432) (i32.const 33554432))";
-    // 64 MiB at 16 bytes per unit is 4 194 304 units.
-    let err = fill(4_000_000, fill_64m).unwrap_err();
+    // 64 MiB at 8 bytes per unit is 8 388 608 units.
+    let err = fill(8_000_000, fill_64m).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Budget, "{err}");
-    let used = fill(5_000_000, fill_64m).unwrap();
+    let used = fill(9_000_000, fill_64m).unwrap();
     assert!(
-        (4_194_304..4_194_400).contains(&used),
+        (8_388_608..8_388_700).contains(&used),
         "fill charged {used}"
     );
-    let err = fill(2_000_000, copy_32m).unwrap_err();
+    let err = fill(4_000_000, copy_32m).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Budget, "{err}");
-    let used = fill(3_000_000, copy_32m).unwrap();
+    let used = fill(5_000_000, copy_32m).unwrap();
     assert!(
-        (2_097_152..2_097_250).contains(&used),
+        (4_194_304..4_194_400).contains(&used),
         "copy charged {used}"
     );
 }
@@ -239,7 +239,7 @@ fn a_fill_bomb_is_stopped_by_the_default_budget() {
     let err = bomb.poll().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Budget, "{err}");
     assert_eq!(bomb.fault_kind(), FaultKind::BudgetExhausted);
-    // About 24 fills of 64 MiB fit in the default budget: well under a second
+    // About 12 fills of 64 MiB fit in the default budget: well under a second
     // here. (Before: 100 million fills, hours.) Generous for a noisy machine.
     let elapsed = started.elapsed();
     assert!(elapsed.as_secs() < 20, "one poll took {elapsed:?}");
@@ -258,7 +258,7 @@ fn guest_output_is_charged_cut_and_capped_per_poll() {
     })
     .unwrap();
     let program = rt.load("chatty", &fixture("print_bomb.wat")).unwrap();
-    // A print of 64 MiB costs 4 Mi units: with 1 M the first print traps.
+    // A print of 64 MiB costs 8 Mi units: with 1 M the first print traps.
     program.set_fuel(1_000_000).unwrap();
     let err = program.poll().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Budget, "{err}");
@@ -267,7 +267,7 @@ fn guest_output_is_charged_cut_and_capped_per_poll() {
         "nothing printed on credit"
     );
     program.reset().unwrap();
-    program.set_fuel(100_000_000).unwrap();
+    program.set_fuel(400_000_000).unwrap();
     let err = program.poll().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Budget, "{err}");
     let lines = lines.lock().unwrap();
