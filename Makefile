@@ -66,7 +66,10 @@ endif
 # ---- C programs -------------------------------------------------------------
 
 C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/hot-reload $(BUILD)/process-image $(BUILD)/bench
-C_TESTS    := $(BUILD)/test_api $(BUILD)/test_threads
+# One binary per concept (tests/README.md says what goes where); each runs
+# plain, under AddressSanitizer and under valgrind memcheck in test-c.
+C_TESTS    := $(BUILD)/test_runtime $(BUILD)/test_program $(BUILD)/test_host $(BUILD)/test_image \
+              $(BUILD)/test_swap $(BUILD)/test_threads $(BUILD)/test_signals
 
 examples: lib $(C_EXAMPLES)
 
@@ -99,15 +102,19 @@ test: $(DEPS_STAMP) test-rust test-c test-cpp test-python test-python-install te
 test-rust:
 	$(CARGO) test --release
 
-test-c: lib $(C_TESTS) $(BUILD)/asan_test_api
-	$(BUILD)/test_api tests/fixtures
-	$(BUILD)/test_threads tests/fixtures
-	ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:allow_user_segv_handler=1:detect_stack_use_after_return=0 \
-	  $(BUILD)/asan_test_api tests/fixtures
-	@if command -v valgrind >/dev/null; then \
-	  echo "valgrind memcheck: test_api"; \
-	  $(VALGRIND) --suppressions=tests/c/valgrind.supp $(BUILD)/test_api tests/fixtures; \
-	else echo "valgrind not installed (run 'make deps'): memcheck run skipped"; exit 1; fi
+test-c: lib $(C_TESTS) $(C_TESTS:$(BUILD)/test_%=$(BUILD)/asan_test_%)
+	@command -v valgrind >/dev/null || { echo "valgrind not installed (run 'make deps'): the C suite needs it"; exit 1; }
+	@failed=""; for t in $(C_TESTS:$(BUILD)/%=%); do \
+	  echo "== $$t"; \
+	  $(BUILD)/$$t tests/fixtures || failed="$$failed $$t"; \
+	  echo "== $$t under AddressSanitizer"; \
+	  ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:allow_user_segv_handler=1:detect_stack_use_after_return=0 \
+	    $(BUILD)/asan_$$t tests/fixtures || failed="$$failed asan_$$t"; \
+	  echo "== $$t under valgrind memcheck"; \
+	  $(VALGRIND) --suppressions=tests/c/valgrind.supp $(BUILD)/$$t tests/fixtures || failed="$$failed valgrind:$$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "C suite FAILED:$$failed"; exit 1; fi; \
+	echo "C suite: every binary passed plain, under AddressSanitizer and under valgrind"
 
 test-python: lib
 	@if [ -d bindings/python/tests ]; then \
