@@ -606,6 +606,8 @@ public:
     void set_fuel(uint64_t per_poll) { detail::check(wasmcell_program_set_fuel(p_, per_poll)); }
     /** Linear memory limit in bytes, applied at the next reset or reload. Throws Error. */
     void set_memory_limit(uint64_t bytes) { detail::check(wasmcell_program_set_memory_limit(p_, bytes)); }
+    /** Table size limit (elements), applied at the next reset or reload. Throws Error. */
+    void set_table_limit(uint32_t max_elements) { detail::check(wasmcell_program_set_table_limit(p_, max_elements)); }
 
     // ---- process image ----------------------------------------------------
 
@@ -705,13 +707,13 @@ public:
     explicit Runtime(wasmcell_runtime *rt) noexcept : rt_(rt) {}
     ~Runtime() { free_handle(); }
     Runtime(Runtime &&o) noexcept
-        : rt_(std::exchange(o.rt_, nullptr)), logs_(std::move(o.logs_)), clocks_(std::move(o.clocks_)) {}
+        : rt_(std::exchange(o.rt_, nullptr)), log_(std::move(o.log_)), clock_(std::move(o.clock_)) {}
     Runtime &operator=(Runtime &&o) noexcept {
         if (this != &o) {
             free_handle();
             rt_ = std::exchange(o.rt_, nullptr);
-            logs_ = std::move(o.logs_);
-            clocks_ = std::move(o.clocks_);
+            log_ = std::move(o.log_);
+            clock_ = std::move(o.clock_);
         }
         return *this;
     }
@@ -785,31 +787,35 @@ public:
     // ---- guest output and time -------------------------------------------------
 
     /** Where guest print/log lines go: fn(program, level, message), called on
-     *  polling threads (concurrently when programs poll on several threads).
-     *  An empty function restores the default (standard error). Exceptions
-     *  from fn drop the line. Throws Error. */
+     *  polling threads (concurrently when programs poll on several threads);
+     *  the views are valid during the call only. An empty function restores
+     *  the default (standard error). Exceptions from fn drop the line. The
+     *  previous function is destroyed once no thread is inside it. Throws
+     *  Error (WASMCELL_ERR_BUSY from inside a callback or the sink itself). */
     void set_log(std::function<void(std::string_view program, wasmcell_log_level level, std::string_view message)> fn) {
-        if (!fn) {
+        std::unique_ptr<detail::LogSink> sink;
+        if (fn) {
+            sink.reset(new detail::LogSink{std::move(fn)});
+            detail::check(wasmcell_runtime_set_log(rt_, &detail::LogSink::call, sink.get()));
+        } else {
             detail::check(wasmcell_runtime_set_log(rt_, nullptr, nullptr));
-            return;
         }
-        auto sink = std::make_unique<detail::LogSink>();
-        sink->fn = std::move(fn);
-        detail::check(wasmcell_runtime_set_log(rt_, &detail::LogSink::call, sink.get()));
-        logs_.push_back(std::move(sink));  // kept until the runtime is freed: a poll may still be in the old one
+        log_ = std::move(sink);  // wasmcell no longer uses the old one: destroyed here
     }
     /** The clock guests read through wasmcell.now_ns (nanoseconds, never
-     *  going backwards); an empty function restores the default monotonic
-     *  clock. If fn throws, the last value is returned. Throws Error. */
+     *  going backwards), called on polling threads; an empty function
+     *  restores the default monotonic clock. If fn throws, the last value is
+     *  returned. Throws Error (WASMCELL_ERR_BUSY from inside a callback). */
     void set_clock(std::function<int64_t()> fn) {
-        if (!fn) {
+        std::unique_ptr<detail::Clock> clock;
+        if (fn) {
+            clock.reset(new detail::Clock());
+            clock->fn = std::move(fn);
+            detail::check(wasmcell_runtime_set_clock(rt_, &detail::Clock::call, clock.get()));
+        } else {
             detail::check(wasmcell_runtime_set_clock(rt_, nullptr, nullptr));
-            return;
         }
-        auto clock = std::make_unique<detail::Clock>();
-        clock->fn = std::move(fn);
-        detail::check(wasmcell_runtime_set_clock(rt_, &detail::Clock::call, clock.get()));
-        clocks_.push_back(std::move(clock));
+        clock_ = std::move(clock);
     }
 
     // ---- limits and cache (for programs loaded from now on) -------------------------
@@ -826,7 +832,17 @@ public:
     void set_default_stack_size(uint64_t bytes) {
         detail::check(wasmcell_runtime_set_default_stack_size(rt_, bytes));
     }
-    /** Shape limits checked before compiling. Throws Error. */
+    /** Largest table (elements) of programs loaded from now on: larger initial
+     *  tables fail to load with WASMCELL_ERR_LIMIT, table.grow past it
+     *  returns -1 in the guest. Throws Error. */
+    void set_default_table_limit(uint32_t max_elements) {
+        detail::check(wasmcell_runtime_set_default_table_limit(rt_, max_elements));
+    }
+    /** Deepest block/loop/if nesting of a function, checked before compiling
+     *  (WASMCELL_ERR_LIMIT). Throws Error. */
+    void set_nesting_limit(uint32_t max_depth) { detail::check(wasmcell_runtime_set_nesting_limit(rt_, max_depth)); }
+    /** Shape limits checked before compiling (functions, imports, table
+     *  elements). Throws Error. */
     void set_module_limits(uint32_t max_functions, uint32_t max_imports, uint32_t max_table_elements) {
         detail::check(wasmcell_runtime_set_module_limits(rt_, max_functions, max_imports, max_table_elements));
     }
@@ -853,7 +869,8 @@ public:
     explicit operator bool() const noexcept { return rt_ != nullptr; }
     wasmcell_runtime *get() const noexcept { return rt_; }
     /** Gives up ownership: the caller frees the returned handle, and must keep
-     *  this object alive until then if set_log or set_clock was used. */
+     *  this object alive until then if set_log or set_clock was used (they
+     *  hold the functions). */
     wasmcell_runtime *release() noexcept { return std::exchange(rt_, nullptr); }
 
 private:
@@ -864,19 +881,15 @@ private:
         if (wasmcell_runtime_free(rt_) != WASMCELL_OK) {
             // Not freed (e.g. called from one of its own callbacks): the runtime
             // may still call the log sink and clock, so they must live on.
-            for (auto &l : logs_) {
-                (void)l.release();
-            }
-            for (auto &c : clocks_) {
-                (void)c.release();
-            }
+            (void)log_.release();
+            (void)clock_.release();
         }
         rt_ = nullptr;
     }
 
     wasmcell_runtime *rt_ = nullptr;
-    std::vector<std::unique_ptr<detail::LogSink>> logs_;
-    std::vector<std::unique_ptr<detail::Clock>> clocks_;
+    std::unique_ptr<detail::LogSink> log_;
+    std::unique_ptr<detail::Clock> clock_;
 };
 
 } // namespace wasmcell

@@ -538,6 +538,21 @@ void test_log_and_clock() {
     hello.poll();
     CHECK(!logger.faulted());
     CHECK(!hello.faulted());
+    // a replaced function is destroyed (with what it captured)
+    auto token = std::make_shared<int>(0);
+    std::weak_ptr<int> watch = token;
+    rt.set_log([token](std::string_view, wasmcell_log_level, std::string_view) {});
+    token.reset();
+    CHECK(!watch.expired());
+    rt.set_log([](std::string_view, wasmcell_log_level, std::string_view) {});
+    CHECK(watch.expired());
+    // replacing the sink from inside a callback is refused (BUSY), and that
+    // exception becomes the poll's host error
+    wasmcell::Runtime *runtime = &rt;
+    rt.define("test", "reenter", [runtime]() { runtime->set_log(nullptr); });
+    wasmcell::Program reenter = rt.load_file("reenter", fixture("reenter.wat"));
+    std::string what = CHECK_THROWS(WASMCELL_ERR_HOST, reenter.poll());
+    CHECK_CONTAINS(what, wasmcell_status_str(WASMCELL_ERR_BUSY));
     // back to the defaults
     rt.set_clock(nullptr);
     rt.set_log([](std::string_view, wasmcell_log_level, std::string_view) {});
@@ -570,6 +585,25 @@ void test_runtime_settings() {
     CHECK_EQ(after.compiles - before.compiles, uint64_t{1});
     CHECK_EQ(after.memory_hits - before.memory_hits, uint64_t{1});
     a.set_memory_limit(2 << 20);
+
+    // tables and nesting, checked before compiling
+    const std::string table_100 = "(module (table 100 funcref) (func (export \"poll\")))";
+    const std::string nested_3 = "(module (func (export \"poll\") (block (block (block)))))";
+    wasmcell::Runtime limits;
+    wasmcell::Program t = limits.load("t", table_100);
+    limits.set_default_table_limit(10);
+    CHECK_THROWS(WASMCELL_ERR_LIMIT, limits.load("t2", table_100));
+    limits.set_nesting_limit(2);
+    CHECK_THROWS(WASMCELL_ERR_LIMIT, limits.load("n", nested_3));
+    limits.set_nesting_limit(10);
+    limits.load("n", nested_3).poll();
+    // a program's own table limit applies at its next reset
+    t.set_table_limit(10);
+    CHECK_THROWS(WASMCELL_ERR_LIMIT, t.reset());
+    CHECK(t.faulted());
+    t.set_table_limit(1000);
+    t.reset();
+    t.poll();
 }
 
 } // namespace
