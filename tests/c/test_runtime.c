@@ -85,6 +85,7 @@ static wasmcell_status pc_fault_kind(wasmcell_program *p) {
 }
 static wasmcell_status pc_set_fuel(wasmcell_program *p) { return wasmcell_program_set_fuel(p, 1000); }
 static wasmcell_status pc_set_memory_limit(wasmcell_program *p) { return wasmcell_program_set_memory_limit(p, 1 << 20); }
+static wasmcell_status pc_set_table_limit(wasmcell_program *p) { return wasmcell_program_set_table_limit(p, 1000); }
 static wasmcell_status pc_stats(wasmcell_program *p) {
     wasmcell_stats s;
     return wasmcell_program_stats(p, &s);
@@ -133,7 +134,7 @@ static const struct {
 } program_calls[] = {
     {"poll", pc_poll}, {"reload", pc_reload}, {"reset", pc_reset}, {"unload", pc_unload},
     {"state", pc_state}, {"error", pc_error}, {"fault_kind", pc_fault_kind}, {"set_fuel", pc_set_fuel},
-    {"set_memory_limit", pc_set_memory_limit}, {"stats", pc_stats}, {"name", pc_name},
+    {"set_memory_limit", pc_set_memory_limit}, {"set_table_limit", pc_set_table_limit}, {"stats", pc_stats}, {"name", pc_name},
     {"notice", pc_notice}, {"prepare_reload", pc_prepare}, {"commit_reload", pc_commit},
     {"image_size", pc_image_size}, {"write_inputs", pc_write_inputs}, {"read_outputs", pc_read_outputs},
     {"signal_count", pc_signal_count}, {"signal_info", pc_signal_info}, {"signal_lookup", pc_signal_lookup},
@@ -152,6 +153,8 @@ static wasmcell_status rc_memory(wasmcell_runtime *rt) { return wasmcell_runtime
 static wasmcell_status rc_module_size(wasmcell_runtime *rt) { return wasmcell_runtime_set_max_module_size(rt, 1 << 20); }
 static wasmcell_status rc_stack(wasmcell_runtime *rt) { return wasmcell_runtime_set_default_stack_size(rt, 1 << 20); }
 static wasmcell_status rc_module_limits(wasmcell_runtime *rt) { return wasmcell_runtime_set_module_limits(rt, 10, 10, 10); }
+static wasmcell_status rc_table_limit(wasmcell_runtime *rt) { return wasmcell_runtime_set_default_table_limit(rt, 1000); }
+static wasmcell_status rc_nesting_limit(wasmcell_runtime *rt) { return wasmcell_runtime_set_nesting_limit(rt, 100); }
 static wasmcell_status rc_log(wasmcell_runtime *rt) { return wasmcell_runtime_set_log(rt, drop_log, NULL); }
 static wasmcell_status rc_clock(wasmcell_runtime *rt) { return wasmcell_runtime_set_clock(rt, zero_clock, NULL); }
 static wasmcell_status rc_define(wasmcell_runtime *rt) {
@@ -180,7 +183,8 @@ static const struct {
 } runtime_calls[] = {
     {"runtime_error", rc_error}, {"set_default_fuel", rc_fuel}, {"set_default_memory_limit", rc_memory},
     {"set_max_module_size", rc_module_size}, {"set_default_stack_size", rc_stack},
-    {"set_module_limits", rc_module_limits}, {"set_log", rc_log}, {"set_clock", rc_clock},
+    {"set_module_limits", rc_module_limits}, {"set_default_table_limit", rc_table_limit},
+    {"set_nesting_limit", rc_nesting_limit}, {"set_log", rc_log}, {"set_clock", rc_clock},
     {"define", rc_define}, {"program_load", rc_load}, {"program_load_file", rc_load_file},
     {"set_cache_dir", rc_cache_dir}, {"cache_stats", rc_cache_stats}, {"runtime_free", rc_free},
 };
