@@ -95,22 +95,22 @@ inline const char *status_str(wasmcell_status status) noexcept { return wasmcell
 inline const char *version() noexcept { return wasmcell_version(); }
 inline uint32_t version_number() noexcept { return wasmcell_version_number(); }
 
-/** What every wrapper call throws on failure. */
+/** What every wrapper call throws on failure. Copying it never throws. */
 class Error : public std::runtime_error {
 public:
     Error(wasmcell_status status, std::string message)
         : std::runtime_error(message.empty() ? std::string(wasmcell_status_str(status))
                                              : std::string(wasmcell_status_str(status)) + ": " + message),
-          status_(status), message_(std::move(message)) {}
+          status_(status), message_(std::make_shared<const std::string>(std::move(message))) {}
 
     /** The WASMCELL_ERR_* code of the failed call. */
     wasmcell_status status() const noexcept { return status_; }
     /** wasmcell's message for the failed call (may be empty). */
-    const std::string &message() const noexcept { return message_; }
+    const std::string &message() const noexcept { return *message_; }
 
 private:
     wasmcell_status status_;
-    std::string message_;
+    std::shared_ptr<const std::string> message_;
 };
 
 /** Thrown by a host callable to fail the guest with a chosen error code
@@ -166,7 +166,8 @@ wasmcell_status read_string(Read &&read, std::string &out) {
     out.assign(256, '\0');
     size_t len = 0;
     wasmcell_status s = read(&out[0], out.size(), &len);
-    if (s == WASMCELL_ERR_BUFFER_TOO_SMALL) {
+    // The text may grow between two calls (another thread's failure): retry a few times.
+    for (int tries = 0; s == WASMCELL_ERR_BUFFER_TOO_SMALL && tries < 4; tries++) {
         out.assign(len + 1, '\0');
         s = read(&out[0], out.size(), &len);
     }
@@ -253,7 +254,7 @@ private:
 namespace detail {
 
 template <class T, class = void>
-struct val;  // a type a host callable cannot take or return: see the static_assert in host_adapter
+struct val;  // a type a host callable cannot take or return: see the static_asserts in trampoline
 
 template <class T>
 struct is_plain_int

@@ -38,6 +38,7 @@ static_assert(std::is_nothrow_move_assignable_v<wasmcell::Program>);
 static_assert(!std::is_copy_constructible_v<wasmcell::Reload>);
 static_assert(std::is_nothrow_move_constructible_v<wasmcell::Reload>);
 static_assert(std::is_base_of_v<std::runtime_error, wasmcell::Error>);
+static_assert(std::is_nothrow_copy_constructible_v<wasmcell::Error>);
 
 const char *const kEmpty = "(module (func (export \"poll\")))";
 
