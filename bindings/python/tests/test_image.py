@@ -79,7 +79,7 @@ def test_reload_keeps_retain_and_ids_refresh(rt, fixture):
     program.inputs["enable"] = 1
     program.poll()
     program.reload(fixture("conveyor.wat").read_bytes())
-    assert "carried over" in program.notice
+    assert program.notice == "retain area carried over (8 bytes, layout id 1)"
     program.poll()
     assert program.retain["distance"] == 2.0
 

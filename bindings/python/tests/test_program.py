@@ -4,19 +4,20 @@ import wasmcell
 
 
 @pytest.mark.parametrize(
-    "fixture_name, kind",
+    "fixture_name, kind, needle",
     [
-        ("unreachable.wat", wasmcell.FaultKind.UNREACHABLE),
-        ("divide_by_zero.wat", wasmcell.FaultKind.INTEGER_DIVIDE_BY_ZERO),
-        ("out_of_bounds.wat", wasmcell.FaultKind.MEMORY_OUT_OF_BOUNDS),
-        ("recursion.wat", wasmcell.FaultKind.STACK_OVERFLOW),
+        ("unreachable.wat", wasmcell.FaultKind.UNREACHABLE, "unreachable executed in wasm function `explode`"),
+        ("divide_by_zero.wat", wasmcell.FaultKind.INTEGER_DIVIDE_BY_ZERO, "integer divide by zero"),
+        ("out_of_bounds.wat", wasmcell.FaultKind.MEMORY_OUT_OF_BOUNDS, "out-of-bounds memory access"),
+        ("recursion.wat", wasmcell.FaultKind.STACK_OVERFLOW, "stack overflow"),
     ],
 )
-def test_traps_raise_trap_error_and_fault_the_program(rt, fixture, fixture_name, kind):
-    program = rt.load(fixture(fixture_name))
+def test_traps_raise_trap_error_and_fault_the_program(rt, fixture, fixture_name, kind, needle):
+    program = rt.load(fixture(fixture_name), name="p1")
     with pytest.raises(wasmcell.TrapError) as info:
         program.poll()
-    assert info.value.status == wasmcell.TrapError.status
+    assert info.value.status == -6
+    assert needle in str(info.value)
     assert program.state is wasmcell.ProgramState.FAULTED
     assert program.fault_kind is kind
     assert program.error == str(info.value)
@@ -111,6 +112,7 @@ def test_wrong_number_of_results_is_a_host_error(rt, fixture):
     with pytest.raises(wasmcell.HostError) as info:
         program.poll()
     assert isinstance(info.value.__cause__, TypeError)
+    assert "host function plant.read_sensor returned 2 values, its signature says 1" in str(info.value)
 
 
 def test_reentering_the_program_is_busy(rt, fixture):
@@ -124,9 +126,10 @@ def test_reentering_the_program_is_busy(rt, fixture):
         except wasmcell.BusyError as error:
             seen.append(error)
 
-    holder["program"] = rt.load(fixture("reenter.wat"))
+    holder["program"] = rt.load(fixture("reenter.wat"), name="p1")
     holder["program"].poll()
-    assert len(seen) == 1 and seen[0].status == wasmcell.BusyError.status
+    assert len(seen) == 1 and seen[0].status == -10
+    assert "cannot poll from inside one of its own host callbacks" in str(seen[0])
 
 
 def test_reload_swaps_and_failed_reload_keeps_old(rt, fixture):
@@ -164,6 +167,7 @@ def test_memory_limit_applies_at_reset(fixture):
     with wasmcell.Runtime(memory_limit=2 << 30) as runtime:
         program = runtime.load(fixture("huge_memory_minimum.wat"))
         program.set_memory_limit(1 << 20)
-        with pytest.raises(wasmcell.LimitError):
+        with pytest.raises(wasmcell.LimitError, match="exceeds the program's memory limit"):
             program.reset()
         assert program.state is wasmcell.ProgramState.FAULTED
+        assert "exceeds the program's memory limit" in program.error

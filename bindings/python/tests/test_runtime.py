@@ -1,6 +1,7 @@
 import gc
 import logging
 import threading
+import time
 
 import pytest
 
@@ -46,29 +47,39 @@ def test_programs_are_invalid_after_their_runtime_closes(fixture):
     runtime = wasmcell.Runtime()
     program = runtime.load(fixture("hello.wat"))
     runtime.close()
-    with pytest.raises(wasmcell.InvalidHandle) as info:
+    with pytest.raises(wasmcell.InvalidHandle, match="stale program handle") as info:
         program.poll()
-    assert info.value.status == wasmcell.InvalidHandle.status
+    assert info.value.status == -2
 
 
 @pytest.mark.parametrize(
     "source, error, needle",
     [
         (b"not wasm at all", wasmcell.CompileError, "not a WebAssembly module"),
-        ("missing_import.wat", wasmcell.LinkError, "plant.read_valve"),
-        ("no_poll.wat", wasmcell.LinkError, "poll"),
-        ("start_trap.wat", wasmcell.InstantiateError, "start function"),
-        ("init_trap.wat", wasmcell.InstantiateError, "init"),
-        ("huge_memory_minimum.wat", wasmcell.LimitError, "memory limit"),
+        ("missing_import.wat", wasmcell.LinkError, "missing import `plant.read_valve`"),
+        ("no_poll.wat", wasmcell.LinkError, "does not export a `poll` function"),
+        ("bad_poll_signature.wat", wasmcell.LinkError, "export `poll` has type"),
+        ("start_trap.wat", wasmcell.InstantiateError, "start function: unreachable executed"),
+        ("init_trap.wat", wasmcell.InstantiateError, "init: unreachable executed"),
+        ("huge_memory_minimum.wat", wasmcell.LimitError, "exceeds the program's memory limit"),
     ],
 )
 def test_load_errors_have_meaning(rt, fixture, source, error, needle):
+    # Loaded under a neutral name: a program named after its fixture
+    # ("init_trap") would put the needle in every message.
     if isinstance(source, str):
         source = fixture(source)
     with pytest.raises(error) as info:
-        rt.load(source)
+        rt.load(source, name="p1")
     assert needle in str(info.value)
+    assert "'p1'" in str(info.value)
     assert isinstance(info.value, wasmcell.Error)
+    assert info.value.status == {
+        wasmcell.CompileError: -3,
+        wasmcell.LinkError: -4,
+        wasmcell.InstantiateError: -5,
+        wasmcell.LimitError: -15,
+    }[error]
 
 
 def test_missing_file_is_not_found(rt):
@@ -106,9 +117,8 @@ def test_clock_can_be_replaced(rt, fixture):
     assert seen[0] == 42_000 and seen[1] != 42_000
 
 
-def test_polls_release_the_gil(fixture):
-    """Two programs polled from two Python threads make progress together."""
-    with wasmcell.Runtime() as runtime:
+def test_polls_of_different_programs_run_on_two_threads(fixture):
+    with wasmcell.Runtime(log=False) as runtime:
         programs = [runtime.load(fixture("hello.wat"), name=f"p{i}") for i in range(2)]
         errors = []
 
@@ -128,6 +138,37 @@ def test_polls_release_the_gil(fixture):
         assert [p.stats.polls for p in programs] == [200, 200]
 
 
+def test_a_long_poll_releases_the_gil(fixture):
+    """Python threads make progress *while* a guest poll runs: a thread
+    records timestamps during a 300 ms poll (the guest calls no Python code),
+    and some of them must fall well inside the poll. With the GIL held for
+    the poll there would be none: the poll would run first, then the thread."""
+    with wasmcell.Runtime(log=False) as runtime:
+        program = runtime.load(fixture("busy_300ms.wat"), name="busy", fuel=10**12)
+        stamps = []
+        stop = threading.Event()
+
+        def count():
+            while not stop.is_set():
+                stamps.append(time.perf_counter())
+
+        counter = threading.Thread(target=count)
+        counter.start()
+        time.sleep(0.02)
+        before = time.perf_counter()
+        program.poll()
+        after = time.perf_counter()
+        stop.set()
+        counter.join()
+
+        assert after - before >= 0.25
+        margin = 0.05  # a GIL switch takes at most 5 ms; stay far from both ends
+        during = [t for t in stamps if before + margin < t < after - margin]
+        assert len(during) > 100, f"{len(during)} steps of the other thread during a {after - before:.3f} s poll"
+        # and the progress spans the poll, not one burst
+        assert during[-1] - during[0] > (after - before - 2 * margin) / 2
+
+
 def test_callbacks_survive_garbage_collection(fixture):
     with wasmcell.Runtime() as runtime:
         ticks = []
@@ -141,3 +182,35 @@ def test_callbacks_survive_garbage_collection(fixture):
         gc.collect()
         program.poll()
         assert ticks == [101]
+
+
+LONG = "x" * 1000 + " END"  # longer than the binding's first 256-byte buffer, shorter than the 4096 cap
+
+
+def test_a_long_host_error_message_arrives_whole(rt, fixture):
+    @rt.function("test", "tick", "(i)")
+    def tick(n: int) -> None:
+        raise RuntimeError(LONG)
+
+    program = rt.load(fixture("counter.wat"), name="p1")
+    with pytest.raises(wasmcell.HostError) as info:
+        program.poll()
+    assert str(info.value).endswith("RuntimeError: " + LONG)
+    assert program.error == str(info.value)
+    assert len(program.error) > 1000
+
+
+def test_a_long_link_error_message_arrives_whole(rt):
+    name = "valve_" + "y" * 600 + "_end"
+    wat = f'(module (import "plant" "{name}" (func)) (func (export "poll")))'
+    with pytest.raises(wasmcell.LinkError) as info:
+        rt.load(wat.encode(), name="p1")
+    assert f"missing import `plant.{name}`" in str(info.value)
+
+
+def test_a_long_runtime_error_message_arrives_whole(rt):
+    signature = "(" + "i" * 700 + "q)"
+    with pytest.raises(wasmcell.InvalidArgument) as info:
+        rt.define("m", "f", signature, lambda *args: None)
+    assert signature in str(info.value)
+    assert "unknown parameter type 'q'" in str(info.value)
