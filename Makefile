@@ -31,9 +31,10 @@ CFLAGS     ?= -O2 -g -Wall -Wextra -Werror -std=gnu11
 C_FLAGS    := $(CFLAGS) -Iinclude
 C_LIBS     := -L$(LIB_DIR) -lwasmcell -Wl,-rpath,$(LIB_DIR) -lpthread
 # The C suite runs under AddressSanitizer (invalid accesses, leaks on the C
-# side) and again under valgrind memcheck (no definite leaks, no invalid reads).
+# side) and again under valgrind memcheck (no definite leaks, no invalid reads;
+# fair scheduling, so a thread polling flat out cannot starve the others).
 ASAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
-VALGRIND   ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --quiet
+VALGRIND   ?= valgrind --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --quiet
 
 HAS_WASM32 := $(shell rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null | xargs -r test -d && echo yes)
 
@@ -69,7 +70,7 @@ C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/h
 # One binary per concept (tests/README.md says what goes where); each runs
 # plain, under AddressSanitizer and under valgrind memcheck in test-c.
 C_TESTS    := $(BUILD)/test_runtime $(BUILD)/test_program $(BUILD)/test_host $(BUILD)/test_image \
-              $(BUILD)/test_swap $(BUILD)/test_threads $(BUILD)/test_signals
+              $(BUILD)/test_swap $(BUILD)/test_threads $(BUILD)/test_signals $(BUILD)/test_sandbox
 
 examples: lib $(C_EXAMPLES)
 
@@ -102,16 +103,23 @@ test: $(DEPS_STAMP) test-rust test-c test-cpp test-python test-python-install te
 test-rust:
 	$(CARGO) test --release
 
+# test_sandbox's plain run has a bounded address space (each guest memory
+# reserves ~6 GiB of it, and it has at most two at once, during a reset): a regression that
+# lets a guest allocate gigabytes fails the test instead of exhausting the
+# machine.
+SANDBOX_VMEM_KIB ?= 25165824
+
 test-c: lib $(C_TESTS) $(C_TESTS:$(BUILD)/test_%=$(BUILD)/asan_test_%)
 	@command -v valgrind >/dev/null || { echo "valgrind not installed (run 'make deps'): the C suite needs it"; exit 1; }
 	@failed=""; for t in $(C_TESTS:$(BUILD)/%=%); do \
-	  echo "== $$t"; \
-	  $(BUILD)/$$t tests/fixtures || failed="$$failed $$t"; \
+	  vmem=unlimited; [ $$t = test_sandbox ] && vmem=$(SANDBOX_VMEM_KIB); \
+	  echo "== $$t (ulimit -v $$vmem)"; \
+	  (ulimit -v $$vmem && exec $(BUILD)/$$t tests/fixtures) || failed="$$failed $$t"; \
 	  echo "== $$t under AddressSanitizer"; \
-	  ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:allow_user_segv_handler=1:detect_stack_use_after_return=0 \
+	  WASMCELL_TEST_UNDER_TOOL=AddressSanitizer ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:allow_user_segv_handler=1:detect_stack_use_after_return=0 \
 	    $(BUILD)/asan_$$t tests/fixtures || failed="$$failed asan_$$t"; \
 	  echo "== $$t under valgrind memcheck"; \
-	  $(VALGRIND) --suppressions=tests/c/valgrind.supp $(BUILD)/$$t tests/fixtures || failed="$$failed valgrind:$$t"; \
+	  WASMCELL_TEST_UNDER_TOOL=valgrind $(VALGRIND) --suppressions=tests/c/valgrind.supp $(BUILD)/$$t tests/fixtures || failed="$$failed valgrind:$$t"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "C suite FAILED:$$failed"; exit 1; fi; \
 	echo "C suite: every binary passed plain, under AddressSanitizer and under valgrind"

@@ -44,12 +44,6 @@
 #include <stdint.h>
 
 /**
- * Longest fault message kept; longer ones (a huge host error text, a
- * function name from a hostile name section) are cut.
- */
-#define MAX_FAULT_MESSAGE_BYTES 4096
-
-/**
  * Major version: changes when the C API or ABI changes incompatibly.
  */
 #define WASMCELL_VERSION_MAJOR 0
@@ -69,34 +63,6 @@
  * compare with `wasmcell_version_number()` to detect a mismatched library.
  */
 #define WASMCELL_VERSION_NUMBER (((WASMCELL_VERSION_MAJOR * 10000) + (WASMCELL_VERSION_MINOR * 100)) + WASMCELL_VERSION_PATCH)
-
-/**
- * Longest line `env.print` or `wasmcell.log` passes on; the rest is cut.
- */
-#define MAX_OUTPUT_LINE_BYTES 4096
-
-/**
- * Guest output one poll (or `init`) may produce; later lines of that poll
- * are dropped, with one warning.
- */
-#define MAX_OUTPUT_BYTES_PER_POLL (64 * 1024)
-
-/**
- * Tables one module may define (`reference-types` allows several).
- */
-#define MAX_TABLES 4
-
-/**
- * Host bytes one table element takes (a function or extern reference).
- */
-#define TABLE_ELEMENT_BYTES 8
-
-/**
- * Default deepest nesting of blocks, loops and ifs inside one function.
- * Compilers emit a few dozen levels (a large `switch` one level per case);
- * checking it before compiling keeps compile time linear in module size.
- */
-#define DEFAULT_MAX_NESTING 2000
 
 /**
  * The call a host callback is serving: gives access to the calling program

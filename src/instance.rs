@@ -6,7 +6,10 @@ use crate::builtins::{builtin, builtin_type};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::image::{read_layout, ImageLayout, IMAGE_EXPORT};
-use crate::limits::{check_module_shape, with_instance_limits, LimitingTunables, Limits};
+use crate::limits::{
+    check_module_shape, clamp_stack, with_instance_limits, LimitingTunables, Limits,
+    DEFAULT_STACK_BYTES,
+};
 use crate::log::LogLevel;
 use crate::runtime::RuntimeShared;
 use std::borrow::Cow;
@@ -162,7 +165,43 @@ pub(crate) struct LiveInstance {
     fuel: FuelCounter,
     /// Guest output bytes of the current call, shared with the built-ins.
     output: Arc<AtomicU64>,
+    /// Whether calls must run on a stack of exactly this program's size
+    /// (see [`OwnStack`]).
+    exact_stack: bool,
     poll: PollFunction,
+}
+
+/// Whether a program's stack size differs from the default, so that its
+/// calls must not run on (or leave behind) a pooled stack of another size.
+fn needs_own_stack(limits: &Limits) -> bool {
+    clamp_stack(limits.stack_bytes) != clamp_stack(DEFAULT_STACK_BYTES)
+}
+
+/// wasmer runs guest calls on pooled stacks and reuses any pooled stack at
+/// least as large as the one asked for, so after a program with a 100 MiB
+/// stack ran, a 512 KiB program would recurse 100 MiB deep. A program whose
+/// stack size is not the default empties the pool before its call (it gets a
+/// fresh stack of its own size) and after it (nobody inherits it). This costs
+/// a stack mapping per call for such programs only; the default size keeps
+/// the pool. Best effort across threads: another thread may return a stack
+/// to the shared pool meanwhile (its own cache is per thread).
+struct OwnStack(bool);
+
+impl OwnStack {
+    fn enter(exact: bool) -> Self {
+        if exact {
+            wasmer::sys::vm::drain_stack_pool();
+        }
+        Self(exact)
+    }
+}
+
+impl Drop for OwnStack {
+    fn drop(&mut self) {
+        if self.0 {
+            wasmer::sys::vm::drain_stack_pool();
+        }
+    }
 }
 
 /// The budget counter global, reached through its storage instead of
@@ -224,10 +263,12 @@ impl LiveInstance {
     pub(crate) fn poll(&mut self, program: &str, fuel: u64) -> CallOutcome {
         self.set_fuel(fuel);
         self.output.store(0, Ordering::Relaxed);
+        let own_stack = OwnStack::enter(self.exact_stack);
         let result = match &self.poll {
             PollFunction::Unit(f) => f.call(&mut self.store).map(|()| 0),
             PollFunction::Status(f) => f.call(&mut self.store),
         };
+        drop(own_stack);
         self.outcome(program, "poll", fuel, result)
     }
 
@@ -428,7 +469,9 @@ pub(crate) fn instantiate(
         },
     );
     let imports = link(&mut store, &env, &compiled.module, runtime)?;
+    let exact_stack = needs_own_stack(limits);
     let (instance, refused) = with_instance_limits(limits, || {
+        let _own_stack = OwnStack::enter(exact_stack);
         Instance::new(&mut store, &compiled.module, &imports).map_err(Box::new)
     });
     let instance = instance.map_err(|e| match (refused, *e) {
@@ -437,7 +480,8 @@ pub(crate) fn instantiate(
             Error::new(ErrorKind::Link, format!("cannot link the module: {e}"))
         }
         (None, InstantiationError::Start(trap)) => {
-            let fault = Fault::from_runtime_error(name, "start function", trap, false);
+            let exhausted = start_budget_exhausted(&mut store);
+            let fault = Fault::from_runtime_error(name, "start function", trap, exhausted);
             Error::new(ErrorKind::Instantiate, fault.message)
         }
         (None, other) => Error::new(
@@ -480,10 +524,26 @@ pub(crate) fn instantiate(
         image: Arc::default(),
         fuel,
         output,
+        exact_stack,
         poll,
     };
     live.image = Arc::new(live.read_image(name, limits.fuel_per_poll)?);
     Ok(live)
+}
+
+/// Whether the start function that just trapped ran out of budget. The
+/// instance was never returned, but its globals live in the store: the
+/// budget counter is the second-to-last one (the budget middleware appends it
+/// and then its length slot, and wasmcell links no imported globals).
+fn start_budget_exhausted(store: &mut Store) -> bool {
+    let objects = store.objects_mut().as_sys();
+    let globals: Vec<_> = objects.iter_globals().collect();
+    let Some(counter) = globals.len().checked_sub(2).map(|i| globals[i]) else {
+        return false;
+    };
+    // SAFETY: the definition belongs to this store, which is alive and not
+    // running guest code; the counter global is an i64.
+    unsafe { counter.vmglobal().as_ref().val.i64 < 0 }
 }
 
 impl LiveInstance {
@@ -522,11 +582,14 @@ impl LiveInstance {
         };
         self.set_fuel(fuel);
         self.output.store(0, Ordering::Relaxed);
+        let own_stack = OwnStack::enter(self.exact_stack);
         let result = describe.call(&mut self.store);
+        drop(own_stack);
         let address = match result {
             Ok(address) => address as u32,
             Err(error) => {
-                let fault = Fault::from_runtime_error(program, IMAGE_EXPORT, error, false);
+                let exhausted = self.fuel.get() < 0;
+                let fault = Fault::from_runtime_error(program, IMAGE_EXPORT, error, exhausted);
                 return Err(Error::new(ErrorKind::Instantiate, fault.message));
             }
         };
@@ -558,7 +621,9 @@ impl LiveInstance {
             .map_err(|_| Error::new(ErrorKind::Internal, "instance lacks `init`"))?;
         self.set_fuel(fuel);
         self.output.store(0, Ordering::Relaxed);
+        let own_stack = OwnStack::enter(self.exact_stack);
         let result = init.call(&mut self.store).map(|()| 0);
+        drop(own_stack);
         match self.outcome(program, "init", fuel, result).fault {
             Some(fault) => Err(Error::new(ErrorKind::Instantiate, fault.message)),
             None => Ok(()),

@@ -146,6 +146,11 @@ fn address_space(error: MemoryError) -> MemoryError {
     error
 }
 
+/// The stack size a program gets for `requested` bytes (8 KiB .. 100 MiB).
+pub(crate) fn clamp_stack(requested: u64) -> usize {
+    requested.clamp(8 << 10, 100 << 20) as usize
+}
+
 /// Engine tunables: wasmer's base tunables with the program's memory limit
 /// applied to each memory and the runtime's stack size.
 pub(crate) struct LimitingTunables {
@@ -158,7 +163,7 @@ impl LimitingTunables {
         Self {
             base: BaseTunables::default(),
             vm_config: VMConfig {
-                wasm_stack_size: Some(stack_bytes.clamp(8 << 10, 100 << 20) as usize),
+                wasm_stack_size: Some(clamp_stack(stack_bytes)),
             },
         }
     }

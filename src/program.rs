@@ -92,6 +92,10 @@ pub(crate) struct ProgramShared {
     /// they happen one after the other: a reset never swaps in a module read
     /// before a concurrent reload committed. Lock order: `swap`, then `live`.
     swap: Mutex<()>,
+    /// Threads waiting for `live` for something other than a poll (commit,
+    /// reset, unload, retain read). A poll that ends while one waits unlocks
+    /// fairly, so a thread polling flat out cannot starve a hot swap.
+    live_waiters: AtomicU64,
     /// Reloads prepared and not yet committed or discarded; unload releases them.
     prepared: Mutex<Vec<Weak<Mutex<Option<LiveInstance>>>>>,
     fuel_per_poll: AtomicU64,
@@ -124,6 +128,15 @@ impl Drop for RunningGuard {
 }
 
 impl ProgramShared {
+    /// Takes the instance lock for something other than a poll; the poll
+    /// holding it hands it over fairly when it ends (see `live_waiters`).
+    fn acquire_live(&self, what: &str) -> Result<MutexGuard<'_, Option<LiveInstance>>> {
+        self.live_waiters.fetch_add(1, Ordering::Relaxed);
+        let guard = self.acquire(&self.live, what);
+        self.live_waiters.fetch_sub(1, Ordering::Relaxed);
+        guard
+    }
+
     fn is_running_on_this_thread(&self) -> bool {
         let key = self as *const ProgramShared as usize;
         RUNNING.with(|running| running.borrow().contains(&key))
@@ -188,6 +201,7 @@ impl Program {
                 tag: AtomicU64::new(0),
                 state: AtomicU8::new(ProgramState::Ready as u8),
                 swap: Mutex::new(()),
+                live_waiters: AtomicU64::new(0),
                 prepared: Mutex::new(Vec::new()),
                 fuel_per_poll: AtomicU64::new(limits.fuel_per_poll),
                 limits: Mutex::new(limits),
@@ -222,7 +236,7 @@ impl Program {
             // next (re)instantiation.
             return;
         }
-        if let Ok(mut live) = self.shared.acquire(&self.shared.live, "tag") {
+        if let Ok(mut live) = self.shared.acquire_live("tag") {
             if let Some(live) = live.as_mut() {
                 live.set_program_tag(tag);
             }
@@ -327,10 +341,23 @@ impl Program {
     pub fn poll(&self) -> Result<()> {
         self.check_not_reentrant("poll")?;
         let shared = &*self.shared;
-        let mut live = shared.acquire(&shared.live, "poll")?;
-        let Some(live) = live.as_mut() else {
-            return Err(self.unloaded_error());
+        let mut guard = shared.acquire(&shared.live, "poll")?;
+        let result = match guard.as_mut() {
+            Some(live) => self.poll_locked(live),
+            None => Err(self.unloaded_error()),
         };
+        if shared.live_waiters.load(Ordering::Relaxed) > 0 {
+            // A swap, reset, unload or retain read is waiting: hand the lock
+            // over instead of letting a flat-out poller take it again.
+            MutexGuard::unlock_fair(guard);
+        } else {
+            drop(guard);
+        }
+        result
+    }
+
+    fn poll_locked(&self, live: &mut LiveInstance) -> Result<()> {
+        let shared = &*self.shared;
         if shared.state.load(Ordering::Acquire) == ProgramState::Faulted as u8 {
             let message = shared
                 .fault
@@ -419,7 +446,7 @@ impl Program {
         // Held until the fresh instance is in: a reload committed meanwhile
         // waits, then replaces what this reset swapped in (newest wins).
         let _swap = shared.acquire(&shared.swap, "reset")?;
-        let compiled = match shared.acquire(&shared.live, "reset")?.as_ref() {
+        let compiled = match shared.acquire_live("reset")?.as_ref() {
             Some(live) => live.compiled.clone(),
             None => return Err(self.unloaded_error()),
         };
@@ -555,7 +582,7 @@ impl Program {
     fn swap_in(&self, mut fresh: LiveInstance, start: StartKind) -> Result<()> {
         let shared = &*self.shared;
         let retired = {
-            let mut live = shared.acquire(&shared.live, "swap in a new instance of")?;
+            let mut live = shared.acquire_live("swap in a new instance of")?;
             let Some(old) = live.as_mut() else {
                 return Err(self.unloaded_error());
             };
@@ -633,9 +660,7 @@ impl Program {
             return Ok(self.shared.image.lock().get(&signal));
         }
         self.check_not_reentrant("read a retain signal")?;
-        let mut live = self
-            .shared
-            .acquire(&self.shared.live, "read a retain signal of")?;
+        let mut live = self.shared.acquire_live("read a retain signal of")?;
         let live = live.as_mut().ok_or_else(|| self.unloaded_error())?;
         // Checked again under the live lock: a swap may have changed the table.
         self.shared.image.lock().signal(id)?;
@@ -655,7 +680,7 @@ impl Program {
     /// thread to finish. Unloading twice fails with [`ErrorKind::InvalidHandle`].
     pub fn unload(&self) -> Result<()> {
         self.check_not_reentrant("unload")?;
-        let instance = self.shared.acquire(&self.shared.live, "unload")?.take();
+        let instance = self.shared.acquire_live("unload")?.take();
         match instance {
             Some(instance) => {
                 self.shared
