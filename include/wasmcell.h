@@ -1107,6 +1107,18 @@ wasmcell_status wasmcell_runtime_set_nesting_limit(struct wasmcell_runtime *rt,
                                                    uint32_t max_depth);
 
 /**
+ * Seeds the WASI `random_get` generators of programs instantiated from now
+ * on (load, reset, reload): each program's stream depends on the seed and
+ * its name, so a test or simulation replays exactly. Without a seed (the
+ * default) each program is seeded from the operating system. The generator
+ * is statistically sound but not cryptographic.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_random_seed(struct wasmcell_runtime *rt,
+                                                 uint64_t seed);
+
+/**
  * Sets the shape limits checked before compiling modules loaded (or
  * reloaded) from now on: the number of functions (imported and defined), the
  * number of imports, and the size of each table. A module over any of them

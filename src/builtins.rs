@@ -32,6 +32,7 @@ pub(crate) fn builtin(
         ("wasmcell", "retain_restored") => {
             Function::new_typed_with_env(store, env, retain_restored)
         }
+        (crate::wasi::MODULE, name) => return crate::wasi::function(store, env, name),
         _ => return None,
     })
 }
@@ -45,6 +46,7 @@ pub(crate) fn builtin_type(module: &str, name: &str) -> Option<FunctionType> {
         ("wasmcell", "start_kind") | ("wasmcell", "retain_restored") => {
             FunctionType::new([], [Type::I32])
         }
+        (crate::wasi::MODULE, name) => return crate::wasi::function_type(name),
         _ => return None,
     })
 }

@@ -14,7 +14,7 @@ use crate::log::LogLevel;
 use crate::runtime::RuntimeShared;
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder, Features};
 use wasmer::{
@@ -29,6 +29,8 @@ pub(crate) struct CompiledModule {
     engine: Engine,
     poll_returns_status: bool,
     has_init: bool,
+    /// A WASI reactor's `_initialize` (static constructors, libc set-up).
+    has_initialize: bool,
 }
 
 /// Per-instance data reachable from imports.
@@ -44,9 +46,21 @@ pub(crate) struct GuestEnv {
     /// The budget counter, charged by built-ins for the bytes they read
     /// (set once the instance exists).
     pub(crate) fuel: Option<FuelCounter>,
-    /// Guest output (print, log) bytes of the current poll, reset by the host
-    /// before each poll.
-    pub(crate) output: Arc<AtomicU64>,
+    /// Guest output of the current call, shared with the host side.
+    pub(crate) output: Arc<OutputMeter>,
+    /// WASI stdout and stderr: partial lines waiting for their newline.
+    pub(crate) stdio: [Vec<u8>; 2],
+    /// The generator behind WASI `random_get`.
+    pub(crate) random: crate::wasi::Random,
+}
+
+/// What the guest wrote during the current call into it: bytes against the
+/// per-poll cap, and whether partial lines wait in the stdio buffers (read
+/// by the host after each call without touching the guest's environment).
+#[derive(Default)]
+pub(crate) struct OutputMeter {
+    bytes: AtomicU64,
+    pending: AtomicBool,
 }
 
 /// Why an instance's `init` runs, as the guest reads it from
@@ -93,7 +107,7 @@ impl GuestEnv {
     /// once per poll when the cap is reached.
     pub(crate) fn admit_output(&self, len: usize) -> usize {
         let len = len.min(MAX_OUTPUT_LINE_BYTES);
-        let before = self.output.fetch_add(len as u64, Ordering::Relaxed);
+        let before = self.output.bytes.fetch_add(len as u64, Ordering::Relaxed);
         if before + len as u64 <= MAX_OUTPUT_BYTES_PER_POLL {
             return len;
         }
@@ -105,6 +119,10 @@ impl GuestEnv {
             );
         }
         0
+    }
+
+    pub(crate) fn mark_output_pending(&self) {
+        self.output.pending.store(true, Ordering::Relaxed);
     }
 
     /// Writes one line of guest output to the log sink, cut at
@@ -163,8 +181,8 @@ pub(crate) struct LiveInstance {
     memory: Option<Memory>,
     pub(crate) image: Arc<ImageLayout>,
     fuel: FuelCounter,
-    /// Guest output bytes of the current call, shared with the built-ins.
-    output: Arc<AtomicU64>,
+    /// Guest output of the current call, shared with the built-ins.
+    output: Arc<OutputMeter>,
     /// Whether calls must run on a stack of exactly this program's size
     /// (see [`OwnStack`]).
     exact_stack: bool,
@@ -262,14 +280,23 @@ impl LiveInstance {
     /// Calls `poll` with `fuel` as its budget.
     pub(crate) fn poll(&mut self, program: &str, fuel: u64) -> CallOutcome {
         self.set_fuel(fuel);
-        self.output.store(0, Ordering::Relaxed);
+        self.output.bytes.store(0, Ordering::Relaxed);
         let own_stack = OwnStack::enter(self.exact_stack);
         let result = match &self.poll {
             PollFunction::Unit(f) => f.call(&mut self.store).map(|()| 0),
             PollFunction::Status(f) => f.call(&mut self.store),
         };
         drop(own_stack);
+        self.flush_output();
         self.outcome(program, "poll", fuel, result)
+    }
+
+    /// Writes out WASI output lines still waiting for their newline: the
+    /// output of one call into the guest appears when the call ends.
+    fn flush_output(&mut self) {
+        if self.output.pending.swap(false, Ordering::Relaxed) {
+            self.env.as_mut(&mut self.store).flush_stdio();
+        }
     }
 
     pub(crate) fn set_program_tag(&mut self, tag: u64) {
@@ -413,6 +440,21 @@ impl CompiledModule {
                 .find(|export| export.name() == name)
                 .map(|export| export.ty().clone())
         };
+        if export_type("_start").is_some() {
+            return Err(Error::new(
+                ErrorKind::Link,
+                "the module is a WASI command (it exports `_start`): build it as a library that exports `poll` instead (Rust: `crate-type = [\"cdylib\"]`; clang: `-mexec-model=reactor`)",
+            ));
+        }
+        let has_initialize = match export_type("_initialize") {
+            Some(ExternType::Function(ty)) if ty.params().is_empty() && ty.results().is_empty() => {
+                true
+            }
+            Some(other) => {
+                return Err(bad_export("_initialize", &other, "`_initialize: () -> ()`"))
+            }
+            None => false,
+        };
         let poll_returns_status = match export_type("poll") {
             Some(ExternType::Function(ty)) if ty.params().is_empty() => match ty.results() {
                 [] => false,
@@ -439,6 +481,7 @@ impl CompiledModule {
             engine,
             poll_returns_status,
             has_init,
+            has_initialize,
         })
     }
 }
@@ -454,7 +497,7 @@ pub(crate) fn instantiate(
     limits: &Limits,
 ) -> Result<LiveInstance> {
     let mut store = Store::new(compiled.engine.clone());
-    let output = Arc::new(AtomicU64::new(0));
+    let output = Arc::new(OutputMeter::default());
     let env = FunctionEnv::new(
         &mut store,
         GuestEnv {
@@ -466,6 +509,8 @@ pub(crate) fn instantiate(
             retain_restored: false,
             fuel: None,
             output: output.clone(),
+            stdio: [Vec::new(), Vec::new()],
+            random: crate::wasi::Random::new(runtime.random_seed(), name),
         },
     );
     let imports = link(&mut store, &env, &compiled.module, runtime)?;
@@ -527,6 +572,9 @@ pub(crate) fn instantiate(
         exact_stack,
         poll,
     };
+    if live.compiled.has_initialize {
+        live.call_unit_export(name, "_initialize", limits.fuel_per_poll)?;
+    }
     live.image = Arc::new(live.read_image(name, limits.fuel_per_poll)?);
     Ok(live)
 }
@@ -581,10 +629,11 @@ impl LiveInstance {
             return Ok(ImageLayout::default());
         };
         self.set_fuel(fuel);
-        self.output.store(0, Ordering::Relaxed);
+        self.output.bytes.store(0, Ordering::Relaxed);
         let own_stack = OwnStack::enter(self.exact_stack);
         let result = describe.call(&mut self.store);
         drop(own_stack);
+        self.flush_output();
         let address = match result {
             Ok(address) => address as u32,
             Err(error) => {
@@ -614,17 +663,24 @@ impl LiveInstance {
         if !self.compiled.has_init {
             return Ok(());
         }
+        self.call_unit_export(program, "init", fuel)
+    }
+
+    /// Calls the export `name: () -> ()` under the budget `fuel`; a fault
+    /// fails the instantiation.
+    fn call_unit_export(&mut self, program: &str, name: &str, fuel: u64) -> Result<()> {
         let init: TypedFunction<(), ()> = self
             .instance
             .exports
-            .get_typed_function(&self.store, "init")
-            .map_err(|_| Error::new(ErrorKind::Internal, "instance lacks `init`"))?;
+            .get_typed_function(&self.store, name)
+            .map_err(|_| Error::new(ErrorKind::Internal, format!("instance lacks `{name}`")))?;
         self.set_fuel(fuel);
-        self.output.store(0, Ordering::Relaxed);
+        self.output.bytes.store(0, Ordering::Relaxed);
         let own_stack = OwnStack::enter(self.exact_stack);
         let result = init.call(&mut self.store).map(|()| 0);
         drop(own_stack);
-        match self.outcome(program, "init", fuel, result).fault {
+        self.flush_output();
+        match self.outcome(program, name, fuel, result).fault {
             Some(fault) => Err(Error::new(ErrorKind::Instantiate, fault.message)),
             None => Ok(()),
         }

@@ -20,6 +20,7 @@ pub mod log;
 pub mod process_image;
 pub mod program;
 pub mod runtime;
+mod wasi;
 
 pub use cache::CacheStats;
 pub use clock::{Clock, MonotonicClock};

@@ -36,6 +36,9 @@ pub(crate) struct RuntimeShared {
     clock: RwLock<Arc<dyn Clock>>,
     programs: Mutex<Vec<Weak<ProgramShared>>>,
     closed: AtomicBool,
+    /// Seed of the WASI random generators of programs instantiated from now
+    /// on; None: seeded from the OS.
+    random_seed: RwLock<Option<u64>>,
     pub(crate) cache: ModuleCache,
 }
 
@@ -53,6 +56,10 @@ impl RuntimeShared {
 
     pub(crate) fn clock(&self) -> Arc<dyn Clock> {
         self.clock.read().clone()
+    }
+
+    pub(crate) fn random_seed(&self) -> Option<u64> {
+        *self.random_seed.read()
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {
@@ -82,6 +89,7 @@ impl Runtime {
                 clock: RwLock::new(Arc::new(MonotonicClock)),
                 programs: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
+                random_seed: RwLock::new(None),
                 cache: ModuleCache::default(),
             }),
         }
@@ -160,6 +168,14 @@ impl Runtime {
     /// Restores the default monotonic clock; waits as [`Runtime::set_clock`] does.
     pub fn reset_clock(&self) -> Result<()> {
         replace_and_drain(&self.shared.clock, Arc::new(MonotonicClock), "clock")
+    }
+
+    /// Seeds WASI `random_get` of programs instantiated from now on (load,
+    /// reset, reload): the same seed and program name give the same bytes,
+    /// for reproducible tests and simulations. `None` goes back to seeding
+    /// from the operating system.
+    pub fn set_random_seed(&self, seed: Option<u64>) {
+        *self.shared.random_seed.write() = seed;
     }
 
     /// The limits programs loaded from now on start with.

@@ -186,6 +186,24 @@ pub extern "C" fn wasmcell_runtime_set_nesting_limit(
     update_limits(rt, |limits| limits.max_nesting = max_depth)
 }
 
+/// Seeds the WASI `random_get` generators of programs instantiated from now
+/// on (load, reset, reload): each program's stream depends on the seed and
+/// its name, so a test or simulation replays exactly. Without a seed (the
+/// default) each program is seeded from the operating system. The generator
+/// is statistically sound but not cryptographic.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_set_random_seed(
+    rt: *mut wasmcell_runtime,
+    seed: u64,
+) -> wasmcell_status {
+    with_runtime(rt, |entry| {
+        entry.runtime.set_random_seed(Some(seed));
+        Ok(())
+    })
+}
+
 pub(crate) fn invalid_argument(message: &str) -> Error {
     Error::new(crate::error::ErrorKind::InvalidArgument, message)
 }

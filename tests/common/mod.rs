@@ -25,11 +25,38 @@ pub fn wasm32_available() -> bool {
         .unwrap_or(false)
 }
 
-/// Compiles `guest/<source>` to wasm with extra rustc flags, or None (with a
-/// note on stderr) when the wasm32 target is not installed.
+/// Says loudly that a test did not run for lack of a guest toolchain; fails
+/// instead when `WASMCELL_REQUIRE_GUEST_TOOLCHAINS` is set (CI sets it, after
+/// installing the toolchains), so a broken install cannot pass as green.
+/// The note goes to stdout, which `cargo test` shows in its summary only for
+/// failures, so it is also written to `target/guest-tests-not-run.txt`,
+/// which `make test` prints at the end.
+pub fn not_run(what: &str) {
+    let message = format!("NOT RUN: {what}");
+    if std::env::var_os("WASMCELL_REQUIRE_GUEST_TOOLCHAINS").is_some() {
+        panic!("{message}, but WASMCELL_REQUIRE_GUEST_TOOLCHAINS is set");
+    }
+    eprintln!("{message}");
+    let report = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(|target| target.join("guest-tests-not-run.txt"));
+    if let Some(report) = report {
+        use std::io::Write;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(report)
+        {
+            let _ = writeln!(file, "{message}");
+        }
+    }
+}
+
+/// Compiles `guest/<source>` to wasm with extra rustc flags, or None (loudly:
+/// see [`not_run`]) when the wasm32 target is not installed.
 pub fn build_rust_guest(source: &str, output: &str, flags: &[&str]) -> Option<Vec<u8>> {
     if !wasm32_available() {
-        eprintln!("note: wasm32-unknown-unknown not installed; Rust guest {source} not built (the WAT fixtures cover the same behaviour)");
+        not_run(&format!("Rust guest {source}: the wasm32-unknown-unknown target is not installed (rustup target add wasm32-unknown-unknown); the WAT fixtures cover the same behaviour"));
         return None;
     }
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guests");

@@ -96,6 +96,7 @@ _SIGNATURES = {
     "wasmcell_runtime_set_default_stack_size": (_status, [_handle, c_uint64]),
     "wasmcell_runtime_set_default_table_limit": (_status, [_handle, c_uint32]),
     "wasmcell_runtime_set_nesting_limit": (_status, [_handle, c_uint32]),
+    "wasmcell_runtime_set_random_seed": (_status, [_handle, c_uint64]),
     "wasmcell_runtime_define": (_status, [_handle, c_char_p, c_char_p, c_char_p, HOST_FN, c_void_p, FREE_FN]),
     "wasmcell_runtime_set_log": (_status, [_handle, LOG_FN, c_void_p]),
     "wasmcell_runtime_set_clock": (_status, [_handle, CLOCK_FN, c_void_p]),

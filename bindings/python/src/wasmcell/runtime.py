@@ -64,6 +64,8 @@ class Runtime:
     - ``stack_size``: wasm stack per call, in bytes;
     - ``table_limit``: maximum elements of each table (initial and grown);
     - ``nesting_limit``: deepest block nesting a function may have;
+    - ``random_seed``: seed of the programs' WASI ``random_get`` (reproducible
+      runs); by default each program is seeded from the operating system;
     - ``cache_dir``: also keep compiled modules on disk (validated before use).
 
     Guest output (``env.print`` and ``wasmcell.log``) goes to the Python logger
@@ -79,6 +81,7 @@ class Runtime:
         stack_size: Optional[int] = None,
         table_limit: Optional[int] = None,
         nesting_limit: Optional[int] = None,
+        random_seed: Optional[int] = None,
         cache_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
         log: bool = True,
     ) -> None:
@@ -103,6 +106,8 @@ class Runtime:
             self._call(_ffi.lib.wasmcell_runtime_set_default_table_limit, table_limit)
         if nesting_limit is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_nesting_limit, nesting_limit)
+        if random_seed is not None:
+            self._call(_ffi.lib.wasmcell_runtime_set_random_seed, random_seed)
         if cache_dir is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_cache_dir, os.fspath(cache_dir).encode())
         if log:
