@@ -142,6 +142,7 @@ test-python: lib
 bench: bench-c
 	$(CARGO) bench --bench ratios
 	$(CARGO) bench --bench scale
+	$(CARGO) bench --bench jitter
 
 # The C-ABI figures measured from C (examples-c/bench.c).
 bench-c: all

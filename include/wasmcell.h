@@ -1005,9 +1005,12 @@ wasmcell_status wasmcell_program_notice(struct wasmcell_program *p,
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
  * `WASMCELL_ERR_INTERNAL`.
  *
- * wasmer installs SIGSEGV, SIGBUS, SIGILL and SIGFPE handlers the first time
- * guest code runs and chains to handlers installed earlier; a host that
- * installs its own must do so before creating the first runtime.
+ * The first runtime of a process also runs the engine's one-time
+ * initialisation (a few milliseconds, once), so that the first poll of the
+ * first program is as fast as any first poll: create runtimes before the
+ * control loop starts. This is when wasmer installs its SIGSEGV, SIGBUS,
+ * SIGILL and SIGFPE handlers; it chains to handlers installed earlier, so a
+ * host that installs its own must do so before creating the first runtime.
  *
  * Thread safety: any thread.
  */
@@ -1105,6 +1108,30 @@ wasmcell_status wasmcell_runtime_set_default_table_limit(struct wasmcell_runtime
  */
 wasmcell_status wasmcell_runtime_set_nesting_limit(struct wasmcell_runtime *rt,
                                                    uint32_t max_depth);
+
+/**
+ * Sets how many threads compile the modules of loads, reloads, prepares and
+ * cache misses from now on (0: the default, one less than the machine's
+ * cores, at least 1). A compile then never takes every core: the control
+ * thread keeps one. More threads finish a large module sooner; fewer
+ * disturb the polling threads less.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_compile_threads(struct wasmcell_runtime *rt,
+                                                     uint32_t threads);
+
+/**
+ * Chooses whether compiles run at background priority (`background` != 0,
+ * the default) or at the calling thread's priority (0). In the background,
+ * on Linux, the compile threads run at nice 10, so a polling thread at
+ * normal (or real-time) priority always wins the CPU; elsewhere the setting
+ * has no effect. The calling thread waits for the compile either way.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_compile_priority(struct wasmcell_runtime *rt,
+                                                      int32_t background);
 
 /**
  * Seeds the WASI `random_get` generators of programs instantiated from now

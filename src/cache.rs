@@ -2,8 +2,8 @@
 //! before (with the same settings) skips compilation. Kept in memory per
 //! runtime, and optionally on disk, where artifacts are checked before use.
 
+use crate::compile::{compile_wasm, engine_for, wasm_bytes, CompileSettings, CompiledModule};
 use crate::error::{Error, ErrorKind, Result};
-use crate::instance::{compile_wasm, engine_for, wasm_bytes, CompiledModule};
 use crate::limits::Limits;
 use parking_lot::{Mutex, RwLock};
 use sha2::{Digest, Sha256};
@@ -87,7 +87,12 @@ impl ModuleCache {
     }
 
     /// The compiled module for `bytes` (binary wasm or WAT text).
-    pub(crate) fn get_or_compile(&self, bytes: &[u8], limits: &Limits) -> Result<CompiledModule> {
+    pub(crate) fn get_or_compile(
+        &self,
+        bytes: &[u8],
+        limits: &Limits,
+        settings: CompileSettings,
+    ) -> Result<CompiledModule> {
         let wasm = wasm_bytes(bytes, limits)?;
         let key = cache_key(&wasm, limits);
         if let Some(hit) = self.entries.lock().0.get(&key) {
@@ -97,13 +102,13 @@ impl ModuleCache {
         let directory = self.directory.read().clone();
         let file = directory.map(|dir| dir.join(format!("{key}.wcm")));
         if let Some(file) = &file {
-            if let Some(module) = self.read_artifact(file, &key, limits) {
+            if let Some(module) = self.read_artifact(file, &key, limits, settings) {
                 self.disk_hits.fetch_add(1, Ordering::Relaxed);
                 self.remember(&key, &module);
                 return Ok(module);
             }
         }
-        let module = compile_wasm(&wasm, limits)?;
+        let module = compile_wasm(&wasm, limits, settings)?;
         self.compiles.fetch_add(1, Ordering::Relaxed);
         self.remember(&key, &module);
         if let Some(file) = &file {
@@ -128,7 +133,13 @@ impl ModuleCache {
 
     /// A validated artifact from the cache directory, or None (and the file
     /// counted as rejected) when it is missing, foreign or corrupted.
-    fn read_artifact(&self, file: &Path, key: &str, limits: &Limits) -> Option<CompiledModule> {
+    fn read_artifact(
+        &self,
+        file: &Path,
+        key: &str,
+        limits: &Limits,
+        settings: CompileSettings,
+    ) -> Option<CompiledModule> {
         let contents = match read_regular_file(file, MAX_ARTIFACT_BYTES) {
             Ok(Some(contents)) => contents,
             // Missing: an ordinary miss, not a rejected file.
@@ -139,7 +150,7 @@ impl ModuleCache {
             }
         };
         let module = validate_artifact(&contents, key).and_then(|artifact| {
-            let engine = engine_for(limits);
+            let engine = engine_for(limits, settings);
             // SAFETY: deserializing loads native code. The artifact is only
             // used when its header names this wasmcell and wasmer version,
             // this machine's target and this exact cache key, and its SHA-256

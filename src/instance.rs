@@ -1,37 +1,22 @@
 //! Compiling a module and turning it into a live, linked instance: the part of
 //! a program that is replaced on reset and reload.
 
-use crate::budget::{BudgetMiddleware, FUEL_GLOBAL_EXPORT};
+use crate::budget::FUEL_GLOBAL_EXPORT;
 use crate::builtins::{builtin, builtin_type};
+use crate::compile::CompiledModule;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::image::{read_layout, ImageLayout, IMAGE_EXPORT};
-use crate::limits::{
-    check_module_shape, clamp_stack, with_instance_limits, LimitingTunables, Limits,
-    DEFAULT_STACK_BYTES,
-};
+use crate::limits::{clamp_stack, with_instance_limits, Limits, DEFAULT_STACK_BYTES};
 use crate::log::LogLevel;
 use crate::runtime::RuntimeShared;
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder, Features};
 use wasmer::{
-    AsStoreMut, AsStoreRef, Engine, ExternType, FunctionEnv, FunctionType, Global, Imports,
-    Instance, InstantiationError, Memory, Module, RuntimeError, Store, Type, TypedFunction,
+    AsStoreMut, AsStoreRef, ExternType, FunctionEnv, FunctionType, Global, Imports, Instance,
+    InstantiationError, Memory, Module, RuntimeError, Store, Type, TypedFunction,
 };
-
-/// A compiled, validated module, shareable between programs.
-#[derive(Clone)]
-pub(crate) struct CompiledModule {
-    pub(crate) module: Module,
-    engine: Engine,
-    poll_returns_status: bool,
-    has_init: bool,
-    /// A WASI reactor's `_initialize` (static constructors, libc set-up).
-    has_initialize: bool,
-}
 
 /// Per-instance data reachable from imports.
 pub(crate) struct GuestEnv {
@@ -330,159 +315,6 @@ impl LiveInstance {
             )),
         };
         CallOutcome { fuel_used, fault }
-    }
-}
-
-/// The binary module behind `bytes` (binary wasm or WAT text), checked
-/// against the size and shape limits before any compile work.
-pub(crate) fn wasm_bytes<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Cow<'a, [u8]>> {
-    if bytes.len() as u64 > limits.max_module_bytes {
-        return Err(Error::new(
-            ErrorKind::Limit,
-            format!(
-                "module is {} bytes, more than the limit of {} bytes",
-                bytes.len(),
-                limits.max_module_bytes
-            ),
-        ));
-    }
-    let wasm: Cow<[u8]> = if bytes.starts_with(b"\0asm") {
-        Cow::Borrowed(bytes)
-    } else {
-        let text = std::str::from_utf8(bytes).map_err(|_| {
-            Error::new(
-                ErrorKind::Compile,
-                "not a WebAssembly module: no \\0asm header, and not UTF-8 WAT text",
-            )
-        })?;
-        Cow::Owned(wat::parse_str(text).map_err(|e| {
-            Error::new(
-                ErrorKind::Compile,
-                format!("not a WebAssembly module: no \\0asm header, and not valid WAT: {e}"),
-            )
-        })?)
-    };
-    check_module_shape(&wasm, limits)?;
-    Ok(wasm)
-}
-
-/// The WebAssembly features wasmcell accepts. Each one enabled is bounded by
-/// the budget and the limits; the rest would let a guest get past them:
-/// threads (`memory.atomic.wait` blocks a poll forever), exceptions (every
-/// `throw` keeps a host-side object until the instance dies), multi-memory
-/// (the memory limit is per memory), memory64 (64-bit lengths), tail calls,
-/// relaxed SIMD (results differ between machines) and the rest of the
-/// unfinished proposals. A module that uses a disabled feature fails to
-/// compile with a message naming it. Listed in `docs/guest-abi.md`.
-pub(crate) fn enabled_features() -> Features {
-    let mut features = Features::none();
-    features
-        .bulk_memory(true)
-        .reference_types(true)
-        .multi_value(true)
-        .simd(true);
-    features.extended_const = true;
-    features
-}
-
-/// An engine for one module: cranelift with the budget middleware (which
-/// records the index of the global it adds, so it serves one module only)
-/// and tunables carrying the stack size.
-pub(crate) fn engine_for(limits: &Limits) -> Engine {
-    let mut compiler = Cranelift::default();
-    compiler.push_middleware(Arc::new(BudgetMiddleware::new(limits.fuel_per_poll)));
-    let mut engine = EngineBuilder::new(compiler)
-        .set_features(Some(enabled_features()))
-        .engine();
-    engine.set_tunables(LimitingTunables::new(limits.stack_bytes));
-    engine.into()
-}
-
-/// Compiles a binary module and checks the guest ABI.
-pub(crate) fn compile_wasm(wasm: &[u8], limits: &Limits) -> Result<CompiledModule> {
-    let engine = engine_for(limits);
-    let module = Module::new(&engine, wasm).map_err(|e| {
-        let text = e.to_string();
-        // Valid with every proposal on: it failed for a feature wasmcell refuses.
-        let uses_disabled_feature = wasmer::wasmparser::Validator::new_with_features(
-            wasmer::wasmparser::WasmFeatures::all(),
-        )
-        .validate_all(wasm)
-        .is_ok();
-        let hint = if uses_disabled_feature {
-            " (wasmcell does not enable this WebAssembly feature: threads, exceptions, multi-memory, memory64, tail calls and relaxed SIMD are refused; see docs/guest-abi.md)"
-        } else {
-            ""
-        };
-        Error::new(
-            ErrorKind::Compile,
-            format!("invalid WebAssembly module: {text}{hint}"),
-        )
-    })?;
-    CompiledModule::new(module, engine)
-}
-
-const POLL_TYPES: &str = "`poll: () -> ()` or `poll: () -> i32`";
-
-fn bad_export(name: &str, found: &ExternType, expected: &str) -> Error {
-    Error::new(
-        ErrorKind::Link,
-        format!("export `{name}` has type {found:?}; the guest ABI requires {expected}"),
-    )
-}
-
-impl CompiledModule {
-    /// Checks the guest ABI of a compiled (or deserialized) module.
-    pub(crate) fn new(module: Module, engine: Engine) -> Result<Self> {
-        let export_type = |name: &str| {
-            module
-                .exports()
-                .find(|export| export.name() == name)
-                .map(|export| export.ty().clone())
-        };
-        if export_type("_start").is_some() {
-            return Err(Error::new(
-                ErrorKind::Link,
-                "the module is a WASI command (it exports `_start`): build it as a library that exports `poll` instead (Rust: `crate-type = [\"cdylib\"]`; clang: `-mexec-model=reactor`)",
-            ));
-        }
-        let has_initialize = match export_type("_initialize") {
-            Some(ExternType::Function(ty)) if ty.params().is_empty() && ty.results().is_empty() => {
-                true
-            }
-            Some(other) => {
-                return Err(bad_export("_initialize", &other, "`_initialize: () -> ()`"))
-            }
-            None => false,
-        };
-        let poll_returns_status = match export_type("poll") {
-            Some(ExternType::Function(ty)) if ty.params().is_empty() => match ty.results() {
-                [] => false,
-                [Type::I32] => true,
-                _ => return Err(bad_export("poll", &ExternType::Function(ty), POLL_TYPES)),
-            },
-            Some(other) => return Err(bad_export("poll", &other, POLL_TYPES)),
-            None => {
-                return Err(Error::new(
-                    ErrorKind::Link,
-                    format!("the module does not export a `poll` function (the guest ABI requires {POLL_TYPES})"),
-                ))
-            }
-        };
-        let has_init = match export_type("init") {
-            Some(ExternType::Function(ty)) if ty.params().is_empty() && ty.results().is_empty() => {
-                true
-            }
-            Some(other) => return Err(bad_export("init", &other, "`init: () -> ()`")),
-            None => false,
-        };
-        Ok(CompiledModule {
-            module,
-            engine,
-            poll_returns_status,
-            has_init,
-            has_initialize,
-        })
     }
 }
 

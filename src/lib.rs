@@ -8,6 +8,7 @@ mod budget;
 mod builtins;
 pub mod cache;
 pub mod clock;
+mod compile;
 pub mod error;
 pub mod fault;
 pub mod ffi;
@@ -24,6 +25,7 @@ mod wasi;
 
 pub use cache::CacheStats;
 pub use clock::{Clock, MonotonicClock};
+pub use compile::CompileSettings;
 pub use error::{Error, ErrorKind, Result};
 pub use fault::{Fault, FaultKind};
 pub use host::{HostCall, HostFunction, Signature, Val, ValKind};

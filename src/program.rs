@@ -189,7 +189,7 @@ impl Program {
             |e: Error| Error::new(e.kind(), format!("loading '{name}': {}", e.message()));
         let compiled = runtime
             .cache
-            .get_or_compile(bytes, &limits)
+            .get_or_compile(bytes, &limits, runtime.compile_settings())
             .map_err(with_name)?;
         let mut live = instantiate(runtime, &compiled, &name, 0, &limits).map_err(with_name)?;
         live.run_init(&name, limits.fuel_per_poll, StartKind::Cold, false)
@@ -495,7 +495,7 @@ impl Program {
         let live = shared
             .runtime
             .cache
-            .get_or_compile(bytes, &limits)
+            .get_or_compile(bytes, &limits, shared.runtime.compile_settings())
             .and_then(|compiled| {
                 let _running = RunningGuard::enter(shared);
                 instantiate(

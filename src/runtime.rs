@@ -3,6 +3,7 @@
 
 use crate::cache::{CacheStats, ModuleCache};
 use crate::clock::{Clock, MonotonicClock};
+use crate::compile::CompileSettings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{HostDefinition, HostFunction, Signature};
 use crate::limits::Limits;
@@ -39,6 +40,7 @@ pub(crate) struct RuntimeShared {
     /// Seed of the WASI random generators of programs instantiated from now
     /// on; None: seeded from the OS.
     random_seed: RwLock<Option<u64>>,
+    compile: RwLock<CompileSettings>,
     pub(crate) cache: ModuleCache,
 }
 
@@ -56,6 +58,10 @@ impl RuntimeShared {
 
     pub(crate) fn clock(&self) -> Arc<dyn Clock> {
         self.clock.read().clone()
+    }
+
+    pub(crate) fn compile_settings(&self) -> CompileSettings {
+        *self.compile.read()
     }
 
     pub(crate) fn random_seed(&self) -> Option<u64> {
@@ -81,6 +87,7 @@ impl Default for Runtime {
 
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> Self {
+        crate::compile::warm_up_process();
         Self {
             shared: Arc::new(RuntimeShared {
                 limits: RwLock::new(config.limits),
@@ -90,6 +97,7 @@ impl Runtime {
                 programs: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
                 random_seed: RwLock::new(None),
+                compile: RwLock::new(CompileSettings::default()),
                 cache: ModuleCache::default(),
             }),
         }
@@ -168,6 +176,15 @@ impl Runtime {
     /// Restores the default monotonic clock; waits as [`Runtime::set_clock`] does.
     pub fn reset_clock(&self) -> Result<()> {
         replace_and_drain(&self.shared.clock, Arc::new(MonotonicClock), "clock")
+    }
+
+    /// How compiles of loads, reloads and cache misses run from now on.
+    pub fn set_compile_settings(&self, settings: CompileSettings) {
+        *self.shared.compile.write() = settings;
+    }
+
+    pub fn compile_settings(&self) -> CompileSettings {
+        self.shared.compile_settings()
     }
 
     /// Seeds WASI `random_get` of programs instantiated from now on (load,

@@ -47,9 +47,12 @@ fn update_limits(rt: *mut wasmcell_runtime, change: impl FnOnce(&mut Limits)) ->
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
 /// `WASMCELL_ERR_INTERNAL`.
 ///
-/// wasmer installs SIGSEGV, SIGBUS, SIGILL and SIGFPE handlers the first time
-/// guest code runs and chains to handlers installed earlier; a host that
-/// installs its own must do so before creating the first runtime.
+/// The first runtime of a process also runs the engine's one-time
+/// initialisation (a few milliseconds, once), so that the first poll of the
+/// first program is as fast as any first poll: create runtimes before the
+/// control loop starts. This is when wasmer installs its SIGSEGV, SIGBUS,
+/// SIGILL and SIGFPE handlers; it chains to handlers installed earlier, so a
+/// host that installs its own must do so before creating the first runtime.
 ///
 /// Thread safety: any thread.
 #[no_mangle]
@@ -184,6 +187,49 @@ pub extern "C" fn wasmcell_runtime_set_nesting_limit(
     max_depth: u32,
 ) -> wasmcell_status {
     update_limits(rt, |limits| limits.max_nesting = max_depth)
+}
+
+/// Sets how many threads compile the modules of loads, reloads, prepares and
+/// cache misses from now on (0: the default, one less than the machine's
+/// cores, at least 1). A compile then never takes every core: the control
+/// thread keeps one. More threads finish a large module sooner; fewer
+/// disturb the polling threads less.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_set_compile_threads(
+    rt: *mut wasmcell_runtime,
+    threads: u32,
+) -> wasmcell_status {
+    with_runtime(rt, |entry| {
+        let mut settings = entry.runtime.compile_settings();
+        settings.threads = match std::num::NonZeroUsize::new(threads as usize) {
+            Some(threads) => threads,
+            None => crate::CompileSettings::default().threads,
+        };
+        entry.runtime.set_compile_settings(settings);
+        Ok(())
+    })
+}
+
+/// Chooses whether compiles run at background priority (`background` != 0,
+/// the default) or at the calling thread's priority (0). In the background,
+/// on Linux, the compile threads run at nice 10, so a polling thread at
+/// normal (or real-time) priority always wins the CPU; elsewhere the setting
+/// has no effect. The calling thread waits for the compile either way.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_runtime_set_compile_priority(
+    rt: *mut wasmcell_runtime,
+    background: i32,
+) -> wasmcell_status {
+    with_runtime(rt, |entry| {
+        let mut settings = entry.runtime.compile_settings();
+        settings.background = background != 0;
+        entry.runtime.set_compile_settings(settings);
+        Ok(())
+    })
 }
 
 /// Seeds the WASI `random_get` generators of programs instantiated from now
