@@ -64,6 +64,86 @@ else
 endif
 	@touch $@
 
+# Programs on the guest SDKs (guest-sdk/): guest/rust/*.rs and the Rust SDK's
+# examples on the wasmcell-guest crate (built as an rlib, no_std, for
+# wasm32-unknown-unknown; std_stats with the crate's std feature for
+# wasm32-wasip1), guest/c/*.c and the C SDK's examples with clang + lld for
+# wasm32 (freestanding, no libc). Into $(GUESTS) as NAME_rust.wasm and
+# NAME_c.wasm. A missing toolchain is reported, loudly, every time; the SDK
+# tests then report those programs NOT RUN and keep testing the WAT twins
+# (guest/pid.wat, guest/sequencer.wat, guest/conveyor.wat).
+.PHONY: sdk-guests test-guest-sdk
+WASM_CC        ?= clang
+HAS_WASM_CC    := $(shell printf 'int x;' | $(WASM_CC) --target=wasm32 -nostdlib -Wl,--no-entry -x c - -o /dev/null 2>/dev/null && echo yes)
+HAS_WASIP1     := $(shell rustc --print target-libdir --target wasm32-wasip1 2>/dev/null | xargs -r test -d && echo yes)
+WASM_CFLAGS    := --target=wasm32 -nostdlib -O2 -std=c11 -Wall -Wextra -Werror -Iguest-sdk/c -Wl,--no-entry -Wl,--export-dynamic
+SDK_RUST_SRC   := $(wildcard guest-sdk/rust/src/*.rs)
+SDK_RLIB       := $(BUILD)/guest-sdk/wasm32-unknown-unknown/libwasmcell_guest.rlib
+SDK_STD_RLIB   := $(BUILD)/guest-sdk/wasm32-wasip1/libwasmcell_guest.rlib
+SDK_RUSTC       = rustc --edition 2021 --crate-type cdylib -O -C strip=debuginfo
+SDK_RUST_GUESTS := $(patsubst guest/rust/%.rs,$(GUESTS)/%_rust.wasm,$(wildcard guest/rust/*.rs)) \
+                   $(GUESTS)/hello_rust.wasm $(GUESTS)/echo_types_rust.wasm
+SDK_C_GUESTS   := $(patsubst guest/c/%.c,$(GUESTS)/%_c.wasm,$(wildcard guest/c/*.c)) \
+                  $(patsubst guest-sdk/c/examples/%.c,$(GUESTS)/%_c.wasm,$(wildcard guest-sdk/c/examples/*.c))
+
+guests: sdk-guests
+
+sdk-guests: $(if $(HAS_WASM32),$(SDK_RUST_GUESTS)) $(if $(HAS_WASIP1),$(GUESTS)/std_stats_rust.wasm) $(if $(HAS_WASM_CC),$(SDK_C_GUESTS))
+ifneq ($(HAS_WASM32),yes)
+	@echo "*** NOT BUILT: the Rust SDK guests ($(notdir $(SDK_RUST_GUESTS))): no wasm32-unknown-unknown Rust target."
+	@echo "***            Run 'make deps' (or 'rustup target add wasm32-unknown-unknown')."
+	@rm -f $(SDK_RUST_GUESTS)
+endif
+ifneq ($(HAS_WASIP1),yes)
+	@echo "*** NOT BUILT: std_stats_rust.wasm (the Rust SDK with std): no wasm32-wasip1 Rust target."
+	@echo "***            Run 'make deps' (or 'rustup target add wasm32-wasip1')."
+	@rm -f $(GUESTS)/std_stats_rust.wasm
+endif
+ifneq ($(HAS_WASM_CC),yes)
+	@echo "*** NOT BUILT: the C SDK guests ($(notdir $(SDK_C_GUESTS))): '$(WASM_CC)' cannot build wasm32."
+	@echo "***            Run 'make deps' (or 'apt-get install clang lld')."
+	@rm -f $(SDK_C_GUESTS)
+endif
+
+$(SDK_RLIB): $(SDK_RUST_SRC)
+	@mkdir -p $(dir $@)
+	rustc --edition 2021 --crate-type rlib --crate-name wasmcell_guest --target wasm32-unknown-unknown -O \
+	  --cfg 'feature="panic-handler"' guest-sdk/rust/src/lib.rs -o $@
+
+$(SDK_STD_RLIB): $(SDK_RUST_SRC)
+	@mkdir -p $(dir $@)
+	rustc --edition 2021 --crate-type rlib --crate-name wasmcell_guest --target wasm32-wasip1 -O \
+	  --cfg 'feature="std"' guest-sdk/rust/src/lib.rs -o $@
+
+$(GUESTS)/%_rust.wasm: guest/rust/%.rs $(SDK_RLIB)
+	@mkdir -p $(GUESTS)
+	$(SDK_RUSTC) --target wasm32-unknown-unknown --extern wasmcell_guest=$(SDK_RLIB) $< -o $@
+
+$(GUESTS)/std_stats_rust.wasm: guest-sdk/rust/examples/std_stats.rs $(SDK_STD_RLIB)
+	@mkdir -p $(GUESTS)
+	$(SDK_RUSTC) --target wasm32-wasip1 --extern wasmcell_guest=$(SDK_STD_RLIB) $< -o $@
+
+$(GUESTS)/%_rust.wasm: guest-sdk/rust/examples/%.rs $(SDK_RLIB)
+	@mkdir -p $(GUESTS)
+	$(SDK_RUSTC) --target wasm32-unknown-unknown --extern wasmcell_guest=$(SDK_RLIB) $< -o $@
+
+$(GUESTS)/%_c.wasm: guest/c/%.c guest-sdk/c/wasmcell_guest.h
+	@mkdir -p $(GUESTS)
+	$(WASM_CC) $(WASM_CFLAGS) $< -o $@
+
+$(GUESTS)/%_c.wasm: guest-sdk/c/examples/%.c guest-sdk/c/wasmcell_guest.h
+	@mkdir -p $(GUESTS)
+	$(WASM_CC) $(WASM_CFLAGS) $< -o $@
+
+# The guest SDK suite (bindings/python/tests/test_guest_sdk.py): every SDK
+# program above and its WAT twin, checked against the process image it
+# declares. Programs whose toolchain is missing are reported NOT RUN (they
+# fail with WASMCELL_REQUIRE_GUEST_TOOLCHAINS=1, as in CI).
+test-guest-sdk: lib guests
+	@$(PYENV)/bin/python -c "import pytest" 2>/dev/null || { echo "pytest is missing from $(PYENV): run 'make deps'"; exit 1; }
+	WASMCELL_LIBRARY=$(LIB) WASMCELL_GUESTS_DIR=$(GUESTS) PYTHONPATH=bindings/python/src \
+	  $(PYENV)/bin/python -m pytest -q -rs bindings/python/tests/test_guest_sdk.py
+
 # ---- C programs -------------------------------------------------------------
 
 C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/hot-reload $(BUILD)/process-image $(BUILD)/bench
