@@ -44,6 +44,22 @@
 #include <stdint.h>
 
 /**
+ * Residency mode: linear memory is mapped on first access (default).
+ */
+#define WASMCELL_MEMORY_ON_DEMAND 0
+
+/**
+ * Residency mode: every page of a new instance's memory is touched at load,
+ * reset and reload, so the control loop takes no page faults on it.
+ */
+#define WASMCELL_MEMORY_PREFAULT 1
+
+/**
+ * Residency mode: prefault, then lock the pages in RAM (`mlock`).
+ */
+#define WASMCELL_MEMORY_LOCK 2
+
+/**
  * Major version: changes when the C API or ABI changes incompatibly.
  */
 #define WASMCELL_VERSION_MAJOR 0
@@ -1132,6 +1148,23 @@ wasmcell_status wasmcell_runtime_set_compile_threads(struct wasmcell_runtime *rt
  */
 wasmcell_status wasmcell_runtime_set_compile_priority(struct wasmcell_runtime *rt,
                                                       int32_t background);
+
+/**
+ * Chooses what happens to the linear memory (its initial size, which holds
+ * the process image) of programs loaded from now on, at load, reset and
+ * reload: `WASMCELL_MEMORY_ON_DEMAND` (default: pages mapped on first
+ * access, possibly inside a poll), `WASMCELL_MEMORY_PREFAULT` (all touched
+ * up front: ~0.1 ms per MiB at load, and the memory is resident), or
+ * `WASMCELL_MEMORY_LOCK` (prefault and `mlock`: needs `RLIMIT_MEMLOCK` for
+ * the whole memory; when refused, a warning goes to the program's log and
+ * the pages stay prefaulted). Memory grown later by `memory.grow` is not
+ * covered: size the module's initial memory for what the loop uses.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown mode),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_runtime_set_memory_residency(struct wasmcell_runtime *rt,
+                                                      int32_t mode);
 
 /**
  * Seeds the WASI `random_get` generators of programs instantiated from now

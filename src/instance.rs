@@ -369,6 +369,17 @@ pub(crate) fn instantiate(
 
     let memory = instance.exports.get_memory("memory").ok().cloned();
     env.as_mut(&mut store).memory = memory.clone();
+    if let Some(memory) = &memory {
+        if limits.residency != crate::limits::Residency::OnDemand {
+            let view = memory.view(&store);
+            // SAFETY: the instance is not running (it has just been created
+            // and nothing else holds its memory); the slice dies here.
+            let bytes = unsafe { view.data_unchecked_mut() };
+            if let Err(why) = make_resident(bytes, limits.residency) {
+                runtime.log_sink().log(name, LogLevel::Warn, why.as_bytes());
+            }
+        }
+    }
     let internal = |what: &str| Error::new(ErrorKind::Internal, format!("instance lacks {what}"));
     let fuel = instance
         .exports
@@ -409,6 +420,39 @@ pub(crate) fn instantiate(
     }
     live.image = Arc::new(live.read_image(name, limits.fuel_per_poll)?);
     Ok(live)
+}
+
+/// Faults every page of `bytes` in now (and locks them for
+/// [`crate::limits::Residency::Lock`]), so the control loop does not take the
+/// faults. Err says why the lock was refused (the pages stay prefaulted).
+fn make_resident(
+    bytes: &mut [u8],
+    residency: crate::limits::Residency,
+) -> std::result::Result<(), String> {
+    const PAGE: usize = 4096;
+    for page in bytes.chunks_mut(PAGE) {
+        // A write (of the value already there) maps a private page; a read
+        // would only map the shared zero page.
+        // SAFETY: `page` is a valid, exclusive slice of at least one byte.
+        unsafe {
+            std::ptr::write_volatile(page.as_mut_ptr(), std::ptr::read_volatile(page.as_ptr()))
+        };
+    }
+    #[cfg(unix)]
+    if residency == crate::limits::Residency::Lock && !bytes.is_empty() {
+        // SAFETY: locks the pages of a live mapping; unmapping the memory
+        // (when the instance is dropped) releases the lock.
+        if unsafe { libc::mlock(bytes.as_ptr().cast(), bytes.len()) } != 0 {
+            return Err(format!(
+                "could not lock the program's {} bytes of memory in RAM ({}); they are prefaulted but may be paged out (raise RLIMIT_MEMLOCK)",
+                bytes.len(),
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = residency;
+    Ok(())
 }
 
 /// Whether the start function that just trapped ran out of budget. The

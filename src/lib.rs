@@ -30,7 +30,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use fault::{Fault, FaultKind};
 pub use host::{HostCall, HostFunction, Signature, Val, ValKind};
 pub use image::{Area, ImageLayout, Region, Signal, SignalType};
-pub use limits::Limits;
+pub use limits::{Limits, Residency};
 pub use log::{LogLevel, LogSink, StderrSink};
 pub use process_image::{SignalId, SignalValue};
 pub use program::{PollStats, Program, ProgramState};

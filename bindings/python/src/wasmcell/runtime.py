@@ -66,6 +66,11 @@ class Runtime:
     - ``nesting_limit``: deepest block nesting a function may have;
     - ``random_seed``: seed of the programs' WASI ``random_get`` (reproducible
       runs); by default each program is seeded from the operating system;
+    - ``memory_residency``: ``"on-demand"`` (default), ``"prefault"`` (touch a
+      new instance's memory up front, so polls take no page faults) or
+      ``"lock"`` (prefault and mlock);
+    - ``compile_threads``: threads compiles use (default: cores - 1);
+    - ``background_compiles``: compile at background priority (default True);
     - ``cache_dir``: also keep compiled modules on disk (validated before use).
 
     Guest output (``env.print`` and ``wasmcell.log``) goes to the Python logger
@@ -82,6 +87,9 @@ class Runtime:
         table_limit: Optional[int] = None,
         nesting_limit: Optional[int] = None,
         random_seed: Optional[int] = None,
+        memory_residency: Optional[str] = None,
+        compile_threads: Optional[int] = None,
+        background_compiles: Optional[bool] = None,
         cache_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
         log: bool = True,
     ) -> None:
@@ -108,6 +116,16 @@ class Runtime:
             self._call(_ffi.lib.wasmcell_runtime_set_nesting_limit, nesting_limit)
         if random_seed is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_random_seed, random_seed)
+        if memory_residency is not None:
+            modes = {"on-demand": 0, "prefault": 1, "lock": 2}
+            if memory_residency not in modes:
+                self.close()
+                raise ValueError(f"memory_residency must be one of {sorted(modes)}, not {memory_residency!r}")
+            self._call(_ffi.lib.wasmcell_runtime_set_memory_residency, modes[memory_residency])
+        if compile_threads is not None:
+            self._call(_ffi.lib.wasmcell_runtime_set_compile_threads, compile_threads)
+        if background_compiles is not None:
+            self._call(_ffi.lib.wasmcell_runtime_set_compile_priority, int(background_compiles))
         if cache_dir is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_cache_dir, os.fspath(cache_dir).encode())
         if log:
