@@ -1,0 +1,78 @@
+//! A short run of the module fuzzer (examples/fuzz_modules.rs, `make fuzz`)
+//! with fixed seeds, so `cargo test` covers generated and broken modules, the
+//! differential check against raw wasmer, and every status contract on every
+//! run. Failing seeds found by longer runs are added to REGRESSION_SEEDS.
+
+mod fuzz_driver;
+
+use fuzz_driver::{Options, Summary};
+use std::collections::BTreeMap;
+
+/// First seed and number of iterations of the fixed run (about 20 s on a
+/// 2-core VM).
+const FIRST_SEED: u64 = 1_000_000;
+const ITERATIONS: u64 = 200;
+
+/// Seeds that once failed (none so far); each must stay clean.
+const REGRESSION_SEEDS: &[u64] = &[];
+
+fn options() -> Options {
+    Options {
+        seed: FIRST_SEED,
+        iterations: Some(ITERATIONS),
+        seconds: None,
+        verbose: false,
+        hang_seconds: 120,
+        save_dir: Some(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fuzz-failures")),
+        rss_tolerance_mib: 64,
+        progress: false,
+    }
+}
+
+fn report(summary: &Summary) -> String {
+    summary
+        .failures
+        .iter()
+        .map(|f| format!("seed {:?}: {}", f.seed, f.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn generated_modules_keep_every_contract() {
+    let summary = fuzz_driver::run(&options());
+    summary.print();
+    assert!(
+        summary.failures.is_empty(),
+        "fuzzing failures:\n{}",
+        report(&summary)
+    );
+    assert_eq!(summary.iterations, ITERATIONS);
+    // The run must have reached the interesting paths, not only load errors.
+    for key in [
+        "load:Ok",
+        "load:Compile",
+        "load:Link",
+        "poll:Ok",
+        "poll:Budget",
+        "reset:Ok",
+        "reload:Ok",
+        "unload:Ok",
+    ] {
+        assert!(
+            summary.count(key) > 0,
+            "the fixed seeds never produced {key}"
+        );
+    }
+    assert!(
+        summary.count("diff:modules") > 0 && summary.count("diff:poll-agreed") > 0,
+        "no differential comparison ran"
+    );
+
+    // Seeds that once failed (run after the guards are installed).
+    let mut outcomes = BTreeMap::new();
+    for seed in REGRESSION_SEEDS {
+        let failures = fuzz_driver::run_seed(*seed, false, &mut outcomes);
+        assert!(failures.is_empty(), "seed {seed}: {failures:?}");
+    }
+}
