@@ -44,6 +44,17 @@
 #include <stdint.h>
 
 /**
+ * Fault outputs: the last good outputs stay published (the default).
+ */
+#define WASMCELL_FAULT_OUTPUTS_HOLD 0
+
+/**
+ * Fault outputs: on a fault, the output area's initial values from the
+ * module are published, with the faulting poll's number.
+ */
+#define WASMCELL_FAULT_OUTPUTS_DEFAULTS 1
+
+/**
  * Residency mode: linear memory is mapped on first access (default).
  */
 #define WASMCELL_MEMORY_ON_DEMAND 0
@@ -260,6 +271,11 @@ typedef struct wasmcell_stats {
    * ran out).
    */
   uint64_t last_fuel_used;
+  /**
+   * Polls that ran longer than the watchdog time
+   * (`wasmcell_program_set_watchdog`); 0 without a watchdog.
+   */
+  uint64_t overruns;
 } wasmcell_stats;
 
 /**
@@ -386,6 +402,11 @@ typedef struct wasmcell_stats {
 #define WASMCELL_FAULT_OTHER 12
 
 /**
+ * The watchdog stopped the poll, or counted too many overruns in a row.
+ */
+#define WASMCELL_FAULT_WATCHDOG 13
+
+/**
  * Success.
  */
 #define WASMCELL_OK 0
@@ -480,6 +501,13 @@ typedef struct wasmcell_stats {
  * Reading a file failed for a reason other than its absence.
  */
 #define WASMCELL_ERR_IO -16
+
+/**
+ * The program's watchdog stopped a poll that ran longer than
+ * `time_ns * sensitivity`, or counted `sensitivity` overruns in a row
+ * (`wasmcell_program_set_watchdog`); the program is faulted.
+ */
+#define WASMCELL_ERR_WATCHDOG -17
 
 #ifdef __cplusplus
 extern "C" {
@@ -913,6 +941,44 @@ wasmcell_status wasmcell_program_fault_kind(struct wasmcell_program *p,
  */
 wasmcell_status wasmcell_program_set_fuel(struct wasmcell_program *p,
                                           uint64_t per_poll);
+
+/**
+ * Sets the program's watchdog, the way a PLC task's is set: a poll that runs
+ * longer than `time_ns * sensitivity` is stopped while it runs (even in a
+ * guest loop its instruction budget would still allow), and `sensitivity`
+ * consecutive polls longer than `time_ns` fault the program as an overrun.
+ * Both fault it with `WASMCELL_ERR_WATCHDOG` / `WASMCELL_FAULT_WATCHDOG`;
+ * `wasmcell_stats.overruns` counts polls longer than `time_ns`.
+ * `time_ns` 0 turns the watchdog off; `sensitivity` 0 counts as 1.
+ *
+ * How: one process-wide watchdog thread wakes every quarter of the
+ * shortest limit (50 us .. 10 ms) and stops an overdue poll through its
+ * budget counter, so the guest stops at its next loop header or function
+ * entry. A poll that does not overrun pays two atomic stores. A host
+ * callback that blocks cannot be interrupted: the poll stops when it
+ * returns, and its time counts.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies
+ * from the next poll.
+ */
+wasmcell_status wasmcell_program_set_watchdog(struct wasmcell_program *p,
+                                              uint64_t time_ns,
+                                              uint32_t sensitivity);
+
+/**
+ * Chooses what the published outputs do when the program faults (trap,
+ * budget, watchdog, host error, guest-reported fault):
+ * `WASMCELL_FAULT_OUTPUTS_HOLD` keeps the last good outputs published;
+ * `WASMCELL_FAULT_OUTPUTS_DEFAULTS` publishes the output area as the module
+ * initialised it (before `init`), numbered with the faulting poll, so an
+ * output such as motor-on falls back to its safe default. Programs without
+ * a process image are unaffected.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown mode),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_program_set_fault_outputs(struct wasmcell_program *p,
+                                                   int32_t mode);
 
 /**
  * Sets the maximum size (elements) of each of the program's tables, applied

@@ -39,6 +39,9 @@ pub enum ErrorKind {
     Limit,
     /// Reading a file failed.
     Io,
+    /// The program's watchdog stopped a poll that ran too long, or counted
+    /// too many overruns in a row.
+    Watchdog,
     /// A bug in wasmcell or wasmer: a caught panic or an impossible state.
     Internal,
 }

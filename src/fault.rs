@@ -34,6 +34,8 @@ pub enum FaultKind {
     GuestReported = 11,
     /// Any other trap (misaligned atomic, uncaught exception...).
     Other = 12,
+    /// The watchdog stopped the poll (or counted too many overruns).
+    Watchdog = 13,
 }
 
 impl FaultKind {
@@ -43,6 +45,7 @@ impl FaultKind {
             Self::BudgetExhausted => ErrorKind::Budget,
             Self::HostError => ErrorKind::Host,
             Self::GuestReported => ErrorKind::GuestFault,
+            Self::Watchdog => ErrorKind::Watchdog,
             _ => ErrorKind::Trap,
         }
     }
@@ -61,6 +64,7 @@ impl FaultKind {
             Self::BudgetExhausted => "instruction budget exhausted",
             Self::HostError => "host callback error",
             Self::GuestReported => "guest reported a fault",
+            Self::Watchdog => "stopped by the watchdog",
             Self::Other => "trap",
         }
     }

@@ -171,6 +171,8 @@ pub(crate) struct LiveInstance {
     /// Whether calls must run on a stack of exactly this program's size
     /// (see [`OwnStack`]).
     exact_stack: bool,
+    /// The output area right after instantiation (before `init`).
+    initial_outputs: Vec<u8>,
     poll: PollFunction,
 }
 
@@ -231,19 +233,28 @@ impl FuelCounter {
         Some(Self(handle.get(objects).vmglobal()))
     }
 
-    fn set(&mut self, value: i64) {
+    /// The counter as an atomic: besides the polling thread, the watchdog
+    /// thread may write it while the guest runs (relaxed atomics compile to
+    /// the same plain moves the guest uses).
+    fn atomic(&self) -> &std::sync::atomic::AtomicI64 {
         // SAFETY: the definition is boxed inside the store, which owns the
         // `LiveInstance`'s and the `GuestEnv`'s copies of this pointer, so it
-        // outlives them; the global is an i64 (added by the budget
-        // middleware); it is written only while no guest code runs (by the
-        // host holding `&mut LiveInstance`, or by a built-in while the guest
-        // is suspended in it).
-        unsafe { (*self.0.as_ptr()).val.i64 = value }
+        // outlives them; the global is an aligned i64 (added by the budget
+        // middleware), only ever accessed as an i64.
+        unsafe { std::sync::atomic::AtomicI64::from_ptr(self.ptr()) }
+    }
+
+    fn ptr(&self) -> *mut i64 {
+        // SAFETY: a field projection inside the live definition (see `atomic`).
+        unsafe { std::ptr::addr_of_mut!((*self.0.as_ptr()).val.i64) }
+    }
+
+    fn set(&mut self, value: i64) {
+        self.atomic().store(value, Ordering::Relaxed);
     }
 
     fn get(&self) -> i64 {
-        // SAFETY: as in `set`.
-        unsafe { (*self.0.as_ptr()).val.i64 }
+        self.atomic().load(Ordering::Relaxed)
     }
 }
 
@@ -274,6 +285,16 @@ impl LiveInstance {
         drop(own_stack);
         self.flush_output();
         self.outcome(program, "poll", fuel, result)
+    }
+
+    /// Where the budget counter lives, for the watchdog.
+    pub(crate) fn fuel_ptr(&self) -> *mut i64 {
+        self.fuel.ptr()
+    }
+
+    /// The output area as the module initialised it (safe outputs).
+    pub(crate) fn initial_outputs(&self) -> &[u8] {
+        &self.initial_outputs
     }
 
     /// Writes out WASI output lines still waiting for their newline: the
@@ -413,12 +434,15 @@ pub(crate) fn instantiate(
         fuel,
         output,
         exact_stack,
+        initial_outputs: Vec::new(),
         poll,
     };
     if live.compiled.has_initialize {
         live.call_unit_export(name, "_initialize", limits.fuel_per_poll)?;
     }
     live.image = Arc::new(live.read_image(name, limits.fuel_per_poll)?);
+    let outputs = live.image.outputs.range();
+    live.initial_outputs = live.memory_mut()[outputs].to_vec();
     Ok(live)
 }
 

@@ -22,6 +22,7 @@ pub mod process_image;
 pub mod program;
 pub mod runtime;
 mod wasi;
+mod watchdog;
 
 pub use cache::CacheStats;
 pub use clock::{Clock, MonotonicClock};
@@ -33,7 +34,7 @@ pub use image::{Area, ImageLayout, Region, Signal, SignalType};
 pub use limits::{Limits, Residency};
 pub use log::{LogLevel, LogSink, StderrSink};
 pub use process_image::{SignalId, SignalValue};
-pub use program::{PollStats, Program, ProgramState};
+pub use program::{FaultOutputs, PollStats, Program, ProgramState};
 pub use runtime::{Runtime, RuntimeConfig};
 
 /// The library version, `MAJOR.MINOR.PATCH`.

@@ -3,14 +3,28 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::image::{Area, ImageLayout, Signal};
+use crate::instance::CallOutcome;
 use crate::instance::{instantiate, LiveInstance, StartKind};
 use crate::limits::Limits;
 use crate::process_image::{read_retain_signal, HostImage, SignalId, SignalValue};
 use crate::runtime::{validate_limits, RuntimeShared};
+use crate::watchdog::WatchSlot;
 use parking_lot::{Mutex, MutexGuard};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+/// What a program's published outputs do when it faults. Values are stable
+/// (`WASMCELL_FAULT_OUTPUTS_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaultOutputs {
+    /// The last good outputs stay published (the default).
+    #[default]
+    Hold = 0,
+    /// The output area's initial values from the module are published with
+    /// the faulting poll's number (a motor-on output falls back to off).
+    Defaults = 1,
+}
 
 /// Where a program is in its life. Numeric values are stable (`WASMCELL_STATE_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,6 +57,8 @@ pub struct PollStats {
     pub max_poll_ns: u64,
     pub total_poll_ns: u64,
     pub last_fuel_used: u64,
+    /// Polls longer than the watchdog time (see [`Program::set_watchdog`]).
+    pub overruns: u64,
 }
 
 impl PollStats {
@@ -59,6 +75,7 @@ struct AtomicStats {
     max_poll_ns: AtomicU64,
     total_poll_ns: AtomicU64,
     last_fuel_used: AtomicU64,
+    overruns: AtomicU64,
 }
 
 thread_local! {
@@ -96,6 +113,15 @@ pub(crate) struct ProgramShared {
     /// reset, unload, retain read). A poll that ends while one waits unlocks
     /// fairly, so a thread polling flat out cannot starve a hot swap.
     live_waiters: AtomicU64,
+    /// Watchdog time in ns (0: off), its sensitivity, and the overruns in a
+    /// row so far (written only by the polling thread).
+    watchdog_ns: AtomicU64,
+    watchdog_sensitivity: AtomicU32,
+    consecutive_overruns: AtomicU32,
+    /// The slot the watchdog thread watches, created by the first set_watchdog.
+    watch: OnceLock<Arc<WatchSlot>>,
+    /// [`FaultOutputs`] as u8.
+    fault_outputs: AtomicU8,
     /// Reloads prepared and not yet committed or discarded; unload releases them.
     prepared: Mutex<Vec<Weak<Mutex<Option<LiveInstance>>>>>,
     fuel_per_poll: AtomicU64,
@@ -202,6 +228,11 @@ impl Program {
                 state: AtomicU8::new(ProgramState::Ready as u8),
                 swap: Mutex::new(()),
                 live_waiters: AtomicU64::new(0),
+                watchdog_ns: AtomicU64::new(0),
+                watchdog_sensitivity: AtomicU32::new(1),
+                consecutive_overruns: AtomicU32::new(0),
+                watch: OnceLock::new(),
+                fault_outputs: AtomicU8::new(FaultOutputs::Hold as u8),
                 prepared: Mutex::new(Vec::new()),
                 fuel_per_poll: AtomicU64::new(limits.fuel_per_poll),
                 limits: Mutex::new(limits),
@@ -265,6 +296,7 @@ impl Program {
             max_poll_ns: s.max_poll_ns.load(Ordering::Relaxed),
             total_poll_ns: s.total_poll_ns.load(Ordering::Relaxed),
             last_fuel_used: s.last_fuel_used.load(Ordering::Relaxed),
+            overruns: s.overruns.load(Ordering::Relaxed),
         }
     }
 
@@ -382,10 +414,39 @@ impl Program {
                 image.copy_in(live);
             }
         }
-        let outcome = {
+        let watchdog_ns = shared.watchdog_ns.load(Ordering::Relaxed);
+        let watch = (watchdog_ns > 0).then(|| shared.watch.get()).flatten();
+        let mut outcome = {
             let _running = RunningGuard::enter(shared);
-            live.poll(&shared.name, fuel)
+            if let Some(watch) = watch {
+                watch.arm(live.fuel_ptr());
+            }
+            let outcome = live.poll(&shared.name, fuel);
+            if watch.is_some_and(|watch| watch.disarm()) {
+                let limit = watchdog_ns.saturating_mul(u64::from(
+                    shared.watchdog_sensitivity.load(Ordering::Relaxed),
+                ));
+                let outcome_fuel = outcome.fuel_used;
+                CallOutcome {
+                    fuel_used: outcome_fuel,
+                    fault: Some(Fault {
+                        kind: FaultKind::Watchdog,
+                        message: format!(
+                            "program '{}': poll: stopped by the watchdog after running longer than {limit} ns",
+                            shared.name
+                        ),
+                    }),
+                }
+            } else {
+                outcome
+            }
         };
+        let elapsed_so_far = (quanta::Instant::now() - started).as_nanos() as u64;
+        if watchdog_ns > 0 && outcome.fault.is_none() {
+            outcome.fault = self.count_overrun(elapsed_so_far, watchdog_ns);
+        } else if watchdog_ns > 0 && elapsed_so_far > watchdog_ns {
+            shared.stats.overruns.fetch_add(1, Ordering::Relaxed);
+        }
         if has_image && outcome.fault.is_none() {
             // Outputs are published only after a poll that succeeded: a
             // faulting poll never exposes half-written outputs.
@@ -417,6 +478,19 @@ impl Program {
             None => Ok(()),
             Some(fault) => {
                 bump(&stats.faults, 1);
+                if has_image
+                    && shared.fault_outputs.load(Ordering::Relaxed) == FaultOutputs::Defaults as u8
+                {
+                    // Safe outputs: the module's initial output values,
+                    // published with the faulting poll's number.
+                    let mut image = shared.image.lock();
+                    if image.has_outputs() {
+                        image.publish_bytes(
+                            live.initial_outputs(),
+                            stats.polls.load(Ordering::Relaxed),
+                        );
+                    }
+                }
                 let error = fault.to_error();
                 *shared.fault.lock() = Some(fault);
                 shared
@@ -425,6 +499,67 @@ impl Program {
                 Err(error)
             }
         }
+    }
+
+    /// Counts a poll longer than the watchdog time as an overrun; the
+    /// `sensitivity`-th in a row faults the program.
+    fn count_overrun(&self, elapsed: u64, watchdog_ns: u64) -> Option<Fault> {
+        let shared = &*self.shared;
+        if elapsed <= watchdog_ns {
+            shared.consecutive_overruns.store(0, Ordering::Relaxed);
+            return None;
+        }
+        shared.stats.overruns.fetch_add(1, Ordering::Relaxed);
+        let in_a_row = shared.consecutive_overruns.fetch_add(1, Ordering::Relaxed) + 1;
+        let sensitivity = shared.watchdog_sensitivity.load(Ordering::Relaxed);
+        if in_a_row < sensitivity {
+            return None;
+        }
+        shared.consecutive_overruns.store(0, Ordering::Relaxed);
+        Some(Fault {
+            kind: FaultKind::Watchdog,
+            message: format!(
+                "program '{}': poll: watchdog overrun: {in_a_row} polls in a row longer than {watchdog_ns} ns (the last took {elapsed} ns)",
+                shared.name
+            ),
+        })
+    }
+
+    /// Sets the watchdog: a poll running longer than `time_ns * sensitivity`
+    /// is stopped while it runs, and `sensitivity` consecutive polls longer
+    /// than `time_ns` fault the program as an overrun; both are
+    /// [`FaultKind::Watchdog`]. `time_ns == 0` turns it off. A host callback
+    /// that blocks cannot be interrupted: the poll stops when it returns.
+    pub fn set_watchdog(&self, time_ns: u64, sensitivity: u32) -> Result<()> {
+        self.check_loaded()?;
+        let shared = &*self.shared;
+        let sensitivity = sensitivity.max(1);
+        let limit = time_ns.saturating_mul(u64::from(sensitivity));
+        let watch = shared.watch.get_or_init(|| WatchSlot::watched(limit));
+        watch.set_limit(limit);
+        shared
+            .watchdog_sensitivity
+            .store(sensitivity, Ordering::Relaxed);
+        shared.consecutive_overruns.store(0, Ordering::Relaxed);
+        shared.watchdog_ns.store(time_ns, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The watchdog time and sensitivity (time 0: off).
+    pub fn watchdog(&self) -> (u64, u32) {
+        (
+            self.shared.watchdog_ns.load(Ordering::Relaxed),
+            self.shared.watchdog_sensitivity.load(Ordering::Relaxed),
+        )
+    }
+
+    /// What the published outputs do when the program faults.
+    pub fn set_fault_outputs(&self, mode: FaultOutputs) -> Result<()> {
+        self.check_loaded()?;
+        self.shared
+            .fault_outputs
+            .store(mode as u8, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The kind of the current fault, [`FaultKind::None`] if not faulted.

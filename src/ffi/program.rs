@@ -41,6 +41,9 @@ pub struct wasmcell_stats {
     /// Instruction budget used by the last poll (equal to the budget when it
     /// ran out).
     pub last_fuel_used: u64,
+    /// Polls that ran longer than the watchdog time
+    /// (`wasmcell_program_set_watchdog`); 0 without a watchdog.
+    pub overruns: u64,
 }
 
 fn to_program_handle(program: *mut wasmcell_program) -> usize {
@@ -283,6 +286,68 @@ pub extern "C" fn wasmcell_program_set_fuel(
     with_program(p, |entry| entry.program.set_fuel(per_poll))
 }
 
+/// Sets the program's watchdog, the way a PLC task's is set: a poll that runs
+/// longer than `time_ns * sensitivity` is stopped while it runs (even in a
+/// guest loop its instruction budget would still allow), and `sensitivity`
+/// consecutive polls longer than `time_ns` fault the program as an overrun.
+/// Both fault it with `WASMCELL_ERR_WATCHDOG` / `WASMCELL_FAULT_WATCHDOG`;
+/// `wasmcell_stats.overruns` counts polls longer than `time_ns`.
+/// `time_ns` 0 turns the watchdog off; `sensitivity` 0 counts as 1.
+///
+/// How: one process-wide watchdog thread wakes every quarter of the
+/// shortest limit (50 us .. 10 ms) and stops an overdue poll through its
+/// budget counter, so the guest stops at its next loop header or function
+/// entry. A poll that does not overrun pays two atomic stores. A host
+/// callback that blocks cannot be interrupted: the poll stops when it
+/// returns, and its time counts.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies
+/// from the next poll.
+#[no_mangle]
+pub extern "C" fn wasmcell_program_set_watchdog(
+    p: *mut wasmcell_program,
+    time_ns: u64,
+    sensitivity: u32,
+) -> wasmcell_status {
+    with_program(p, |entry| entry.program.set_watchdog(time_ns, sensitivity))
+}
+
+/// Fault outputs: the last good outputs stay published (the default).
+pub const WASMCELL_FAULT_OUTPUTS_HOLD: i32 = 0;
+/// Fault outputs: on a fault, the output area's initial values from the
+/// module are published, with the faulting poll's number.
+pub const WASMCELL_FAULT_OUTPUTS_DEFAULTS: i32 = 1;
+
+/// Chooses what the published outputs do when the program faults (trap,
+/// budget, watchdog, host error, guest-reported fault):
+/// `WASMCELL_FAULT_OUTPUTS_HOLD` keeps the last good outputs published;
+/// `WASMCELL_FAULT_OUTPUTS_DEFAULTS` publishes the output area as the module
+/// initialised it (before `init`), numbered with the faulting poll, so an
+/// output such as motor-on falls back to its safe default. Programs without
+/// a process image are unaffected.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown mode),
+/// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_program_set_fault_outputs(
+    p: *mut wasmcell_program,
+    mode: i32,
+) -> wasmcell_status {
+    with_program(p, |entry| {
+        let mode = match mode {
+            WASMCELL_FAULT_OUTPUTS_HOLD => crate::FaultOutputs::Hold,
+            WASMCELL_FAULT_OUTPUTS_DEFAULTS => crate::FaultOutputs::Defaults,
+            _ => {
+                return Err(crate::error::Error::new(
+                    crate::error::ErrorKind::InvalidArgument,
+                    format!("unknown fault outputs mode {mode} (use WASMCELL_FAULT_OUTPUTS_*)"),
+                ))
+            }
+        };
+        entry.program.set_fault_outputs(mode)
+    })
+}
+
 /// Sets the maximum size (elements) of each of the program's tables, applied
 /// when it is next reset or reloaded: `table.grow` past it returns -1 in the
 /// guest; a version whose initial table exceeds it is refused with
@@ -336,6 +401,7 @@ pub extern "C" fn wasmcell_program_stats(
             max_poll_ns: s.max_poll_ns,
             mean_poll_ns: s.mean_poll_ns(),
             last_fuel_used: s.last_fuel_used,
+            overruns: s.overruns,
         };
         write_out(stats, out, "stats")
     })
@@ -485,6 +551,8 @@ pub const WASMCELL_FAULT_HOST_ERROR: wasmcell_fault = 10;
 pub const WASMCELL_FAULT_GUEST_REPORTED: wasmcell_fault = 11;
 /// Any other trap, or a failed reset.
 pub const WASMCELL_FAULT_OTHER: wasmcell_fault = 12;
+/// The watchdog stopped the poll, or counted too many overruns in a row.
+pub const WASMCELL_FAULT_WATCHDOG: wasmcell_fault = 13;
 
 #[cfg(test)]
 mod tests {

@@ -53,6 +53,10 @@ pub const WASMCELL_ERR_GUEST_FAULT: wasmcell_status = -14;
 pub const WASMCELL_ERR_LIMIT: wasmcell_status = -15;
 /// Reading a file failed for a reason other than its absence.
 pub const WASMCELL_ERR_IO: wasmcell_status = -16;
+/// The program's watchdog stopped a poll that ran longer than
+/// `time_ns * sensitivity`, or counted `sensitivity` overruns in a row
+/// (`wasmcell_program_set_watchdog`); the program is faulted.
+pub const WASMCELL_ERR_WATCHDOG: wasmcell_status = -17;
 
 pub(crate) fn status_of(kind: ErrorKind) -> wasmcell_status {
     match kind {
@@ -71,6 +75,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> wasmcell_status {
         ErrorKind::NotFound => WASMCELL_ERR_NOT_FOUND,
         ErrorKind::Limit => WASMCELL_ERR_LIMIT,
         ErrorKind::Io => WASMCELL_ERR_IO,
+        ErrorKind::Watchdog => WASMCELL_ERR_WATCHDOG,
         ErrorKind::Internal => WASMCELL_ERR_INTERNAL,
     }
 }
@@ -142,6 +147,7 @@ pub extern "C" fn wasmcell_status_str(status: wasmcell_status) -> *const std::ff
         WASMCELL_ERR_GUEST_FAULT => b"guest reported a fault\0",
         WASMCELL_ERR_LIMIT => b"limit exceeded\0",
         WASMCELL_ERR_IO => b"i/o error\0",
+        WASMCELL_ERR_WATCHDOG => b"stopped by the watchdog\0",
         _ => b"unknown status\0",
     };
     text.as_ptr().cast()

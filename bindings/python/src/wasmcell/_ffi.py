@@ -41,6 +41,7 @@ ERR_INTERNAL = -13
 ERR_GUEST_FAULT = -14
 ERR_LIMIT = -15
 ERR_IO = -16
+ERR_WATCHDOG = -17
 
 LOG_PRINT, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE = range(6)
 
@@ -61,6 +62,7 @@ class Stats(Structure):
         ("max_poll_ns", c_uint64),
         ("mean_poll_ns", c_uint64),
         ("last_fuel_used", c_uint64),
+        ("overruns", c_uint64),
     ]
 
 
@@ -119,6 +121,8 @@ _SIGNATURES = {
     "wasmcell_program_set_fuel": (_status, [_handle, c_uint64]),
     "wasmcell_program_set_memory_limit": (_status, [_handle, c_uint64]),
     "wasmcell_program_set_table_limit": (_status, [_handle, c_uint32]),
+    "wasmcell_program_set_watchdog": (_status, [_handle, c_uint64, c_uint32]),
+    "wasmcell_program_set_fault_outputs": (_status, [_handle, c_int32]),
     "wasmcell_program_stats": (_status, [_handle, POINTER(Stats)]),
     "wasmcell_program_name": (_status, [_handle, c_char_p, c_size_t, POINTER(c_size_t)]),
     "wasmcell_program_notice": (_status, [_handle, c_char_p, c_size_t, POINTER(c_size_t)]),

@@ -110,6 +110,13 @@ class IoError(Error, OSError):
     status = _ffi.ERR_IO
 
 
+class WatchdogError(FaultError):
+    """The program's watchdog stopped a poll that ran too long (or counted
+    too many overruns in a row)."""
+
+    status = _ffi.ERR_WATCHDOG
+
+
 class InternalError(Error):
     """A bug in wasmcell (a caught panic); the process is still usable."""
 
@@ -133,6 +140,7 @@ _BY_STATUS: Dict[int, Type[Error]] = {
         LimitError,
         NotFound,
         IoError,
+        WatchdogError,
         InternalError,
     )
 }

@@ -40,6 +40,7 @@ class FaultKind(enum.IntEnum):
     HOST_ERROR = 10
     GUEST_REPORTED = 11
     OTHER = 12
+    WATCHDOG = 13
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class PollStats:
     max_poll_ns: int
     mean_poll_ns: int
     last_fuel_used: int
+    overruns: int = 0
 
 
 class Program:
@@ -66,6 +68,7 @@ class Program:
         self._handle = handle
         self._name = name
         self._closed = False
+        self._fault_outputs = "hold"
         from .image import Area, ImageArea
 
         #: Input signals: ``program.inputs["speed"] = 1.5`` (copied in before each poll).
@@ -186,6 +189,7 @@ class Program:
             max_poll_ns=raw.max_poll_ns,
             mean_poll_ns=raw.mean_poll_ns,
             last_fuel_used=raw.last_fuel_used,
+            overruns=raw.overruns,
         )
 
     @property
@@ -196,6 +200,26 @@ class Program:
     def fuel(self, per_poll: int) -> None:
         """Instruction budget per poll."""
         self._call(_ffi.lib.wasmcell_program_set_fuel, per_poll)
+
+    def set_watchdog(self, time_s: float, sensitivity: int = 1) -> None:
+        """A poll longer than ``time_s * sensitivity`` is stopped while it runs,
+        and ``sensitivity`` polls in a row longer than ``time_s`` fault the
+        program (:class:`WatchdogError`); ``time_s=0`` turns it off."""
+        self._call(_ffi.lib.wasmcell_program_set_watchdog, int(time_s * 1e9), sensitivity)
+
+    @property
+    def fault_outputs(self) -> str:
+        """``"hold"`` (default: the last good outputs stay published on a
+        fault) or ``"defaults"`` (the module's initial outputs are published)."""
+        return self._fault_outputs
+
+    @fault_outputs.setter
+    def fault_outputs(self, mode: str) -> None:
+        modes = {"hold": 0, "defaults": 1}
+        if mode not in modes:
+            raise ValueError(f"fault_outputs must be 'hold' or 'defaults', not {mode!r}")
+        self._call(_ffi.lib.wasmcell_program_set_fault_outputs, modes[mode])
+        self._fault_outputs = mode
 
     def set_table_limit(self, max_elements: int) -> None:
         """Maximum elements of each table, applied at the next reset or reload."""
