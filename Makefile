@@ -68,14 +68,15 @@ endif
 # examples on the wasmcell-guest crate (built as an rlib, no_std, for
 # wasm32-unknown-unknown; std_stats with the crate's std feature for
 # wasm32-wasip1), guest/c/*.c and the C SDK's examples with clang + lld for
-# wasm32 (freestanding, no libc). Into $(GUESTS) as NAME_rust.wasm and
-# NAME_c.wasm. A missing toolchain is reported, loudly, every time; the SDK
+# wasm32 (freestanding, no libc; libc_median on wasi-libc, as a reactor).
+# Into $(GUESTS) as NAME_rust.wasm and NAME_c.wasm. A missing toolchain is reported, loudly, every time; the SDK
 # tests then report those programs NOT RUN and keep testing the WAT twins
 # (guest/pid.wat, guest/sequencer.wat, guest/conveyor.wat).
 .PHONY: sdk-guests test-guest-sdk
 WASM_CC        ?= clang
 HAS_WASM_CC    := $(shell printf 'int x;' | $(WASM_CC) --target=wasm32 -nostdlib -Wl,--no-entry -x c - -o /dev/null 2>/dev/null && echo yes)
 HAS_WASIP1     := $(shell rustc --print target-libdir --target wasm32-wasip1 2>/dev/null | xargs -r test -d && echo yes)
+HAS_WASI_LIBC  := $(shell printf '\043include <stdio.h>\nint x;' | $(WASM_CC) --target=wasm32-wasi -mexec-model=reactor -x c - -o /dev/null 2>/dev/null && echo yes)
 WASM_CFLAGS    := --target=wasm32 -nostdlib -O2 -std=c11 -Wall -Wextra -Werror -Iguest-sdk/c -Wl,--no-entry -Wl,--export-dynamic
 SDK_RUST_SRC   := $(wildcard guest-sdk/rust/src/*.rs)
 SDK_RLIB       := $(BUILD)/guest-sdk/wasm32-unknown-unknown/libwasmcell_guest.rlib
@@ -84,11 +85,11 @@ SDK_RUSTC       = rustc --edition 2021 --crate-type cdylib -O -C strip=debuginfo
 SDK_RUST_GUESTS := $(patsubst guest/rust/%.rs,$(GUESTS)/%_rust.wasm,$(wildcard guest/rust/*.rs)) \
                    $(GUESTS)/hello_rust.wasm $(GUESTS)/echo_types_rust.wasm
 SDK_C_GUESTS   := $(patsubst guest/c/%.c,$(GUESTS)/%_c.wasm,$(wildcard guest/c/*.c)) \
-                  $(patsubst guest-sdk/c/examples/%.c,$(GUESTS)/%_c.wasm,$(wildcard guest-sdk/c/examples/*.c))
+                  $(patsubst guest-sdk/c/examples/%.c,$(GUESTS)/%_c.wasm,$(filter-out %/libc_median.c,$(wildcard guest-sdk/c/examples/*.c)))
 
 guests: sdk-guests
 
-sdk-guests: $(if $(HAS_WASM32),$(SDK_RUST_GUESTS)) $(if $(HAS_WASIP1),$(GUESTS)/std_stats_rust.wasm) $(if $(HAS_WASM_CC),$(SDK_C_GUESTS))
+sdk-guests: $(if $(HAS_WASM32),$(SDK_RUST_GUESTS)) $(if $(HAS_WASIP1),$(GUESTS)/std_stats_rust.wasm) $(if $(HAS_WASM_CC),$(SDK_C_GUESTS)) $(if $(HAS_WASI_LIBC),$(GUESTS)/libc_median_c.wasm)
 ifneq ($(HAS_WASM32),yes)
 	@echo "*** NOT BUILT: the Rust SDK guests ($(notdir $(SDK_RUST_GUESTS))): no wasm32-unknown-unknown Rust target."
 	@echo "***            Run 'make deps' (or 'rustup target add wasm32-unknown-unknown')."
@@ -103,6 +104,11 @@ ifneq ($(HAS_WASM_CC),yes)
 	@echo "*** NOT BUILT: the C SDK guests ($(notdir $(SDK_C_GUESTS))): '$(WASM_CC)' cannot build wasm32."
 	@echo "***            Run 'make deps' (or 'apt-get install clang lld')."
 	@rm -f $(SDK_C_GUESTS)
+endif
+ifneq ($(HAS_WASI_LIBC),yes)
+	@echo "*** NOT BUILT: libc_median_c.wasm (C on wasi-libc): '$(WASM_CC)' cannot build wasm32-wasi programs."
+	@echo "***            Run 'make deps' (or 'apt-get install clang lld wasi-libc libclang-rt-N-dev-wasm32', N: clang's major version)."
+	@rm -f $(GUESTS)/libc_median_c.wasm
 endif
 
 $(SDK_RLIB): $(SDK_RUST_SRC)
@@ -134,6 +140,10 @@ $(GUESTS)/%_c.wasm: guest/c/%.c guest-sdk/c/wasmcell_guest.h
 $(GUESTS)/%_c.wasm: guest-sdk/c/examples/%.c guest-sdk/c/wasmcell_guest.h
 	@mkdir -p $(GUESTS)
 	$(WASM_CC) $(WASM_CFLAGS) $< -o $@
+
+$(GUESTS)/libc_median_c.wasm: guest-sdk/c/examples/libc_median.c guest-sdk/c/wasmcell_guest.h
+	@mkdir -p $(GUESTS)
+	$(WASM_CC) --target=wasm32-wasi -mexec-model=reactor -O2 -std=c11 -Wall -Wextra -Werror -Iguest-sdk/c $< -o $@
 
 # The guest SDK suite (bindings/python/tests/test_guest_sdk.py): every SDK
 # program above and its WAT twin, checked against the process image it

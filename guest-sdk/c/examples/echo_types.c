@@ -1,7 +1,8 @@
 /* Every signal type, in every area: each poll copies each input to the
  * output of the same type and adds into retain. The twin of
  * guest-sdk/rust/examples/echo_types.rs (same fields, same layout): the
- * SDK tests check the declared image against what the host sees.
+ * SDK tests check the declared image against what the host sees. An in_i32
+ * of -1 makes poll report a fault of the program's own (returns 1).
  *
  *   clang --target=wasm32 -nostdlib -O2 -Wl,--no-entry -Wl,--export-dynamic \
  *         -Iguest-sdk/c guest-sdk/c/examples/echo_types.c -o echo_types_c.wasm */
@@ -55,7 +56,11 @@ WASMCELL_PROCESS_IMAGE(in, out, keep, 0x5eed,
     WASMCELL_OUTPUT(out_i64), WASMCELL_OUTPUT(out_u64), WASMCELL_OUTPUT(out_f32), WASMCELL_OUTPUT(polls),
     WASMCELL_RETAIN(sum_i64), WASMCELL_RETAIN(sum_f64), WASMCELL_RETAIN(last_u8));
 
-WASMCELL_EXPORT(poll) void echo_poll(void) {
+WASMCELL_EXPORT(poll) int32_t echo_poll(void) {
+    if (in.in_i32 == -1) {
+        wasmcell_error("poll failed: in_i32 is -1");
+        return 1;
+    }
     out.out_bool = in.in_bool;
     out.out_i8 = in.in_i8;
     out.out_u8 = in.in_u8;
@@ -71,4 +76,5 @@ WASMCELL_EXPORT(poll) void echo_poll(void) {
     keep.sum_i64 = (int64_t)((uint64_t)keep.sum_i64 + (uint64_t)in.in_i64);
     keep.sum_f64 += in.in_f64;
     keep.last_u8 = in.in_u8;
+    return 0;
 }

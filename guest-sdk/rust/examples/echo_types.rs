@@ -1,7 +1,8 @@
 //! Every signal type, in every area: each poll copies each input to the
 //! output of the same type, and adds it into retain. The SDK's tests use it
 //! to check the declared image against what the host sees, field by field,
-//! and that values land where the host puts them.
+//! and that values land where the host puts them. An `in_i32` of -1 makes
+//! poll return an error (a fault of the program's own).
 //! Build: cargo build --release --target wasm32-unknown-unknown --example echo_types
 #![no_std]
 
@@ -44,7 +45,10 @@ process_image! {
 
 program! { poll: poll }
 
-fn poll(io: Io) {
+fn poll(io: Io) -> Result<(), &'static str> {
+    if io.inputs.in_i32 == -1 {
+        return Err("in_i32 is -1");
+    }
     let (i, o) = (io.inputs, io.outputs);
     o.out_bool = i.in_bool;
     o.out_i8 = i.in_i8;
@@ -61,4 +65,5 @@ fn poll(io: Io) {
     io.retain.sum_i64 = io.retain.sum_i64.wrapping_add(i.in_i64);
     io.retain.sum_f64 += i.in_f64;
     io.retain.last_u8 = i.in_u8;
+    Ok(())
 }
