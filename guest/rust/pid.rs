@@ -87,12 +87,10 @@ fn poll(io: Io) {
     if !((u > OUT_MAX && e > 0.0) || (u < OUT_MIN && e < 0.0)) {
         state.integral = i;
     }
-    out.heater = if u > OUT_MAX {
-        OUT_MAX
-    } else if u < OUT_MIN {
-        OUT_MIN
-    } else {
-        u
-    };
-    out.saturated = u > OUT_MAX || u < OUT_MIN;
+    out.heater = u.clamp(OUT_MIN, OUT_MAX);
+    // Written out (not `!range.contains(&u)`): a NaN is not "saturated",
+    // as in the C and WAT versions.
+    #[allow(clippy::manual_range_contains)]
+    let saturated = u > OUT_MAX || u < OUT_MIN;
+    out.saturated = saturated;
 }

@@ -150,7 +150,9 @@ macro_rules! program {
     };
 }
 
-/// The panic report line: `panicked at FILE:LINE:COLUMN: MESSAGE`.
+/// The panic report line: `panicked at FILE:LINE:COLUMN: MESSAGE` (used by
+/// the panic handler or the std panic hook, whichever is compiled).
+#[allow(dead_code)]
 struct PanicLine<'a, M: fmt::Display>(Option<&'a core::panic::Location<'a>>, M);
 
 impl<M: fmt::Display> fmt::Display for PanicLine<'_, M> {

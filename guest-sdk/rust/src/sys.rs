@@ -89,16 +89,16 @@ pub(crate) fn log(level: i32, text: &str) -> i32 {
     0
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "std"))]
 pub(crate) fn now_ns() -> i64 {
-    #[cfg(feature = "std")]
-    {
-        use std::sync::OnceLock;
-        use std::time::Instant;
-        static START: OnceLock<Instant> = OnceLock::new();
-        return START.get_or_init(Instant::now).elapsed().as_nanos() as i64;
-    }
-    #[allow(unreachable_code)]
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as i64
+}
+
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "std")))]
+pub(crate) fn now_ns() -> i64 {
     0
 }
 
