@@ -39,6 +39,12 @@ use wasmer::{ExportIndex, GlobalInit, GlobalType, LocalFunctionIndex, Mutability
 
 /// The export name under which the budget counter global is reachable.
 pub(crate) const FUEL_GLOBAL_EXPORT: &str = "__wasmcell_fuel";
+/// The export name of the stop floor: every check traps when the counter is
+/// below it. 0 normally; the watchdog raises it to stop a running call. The
+/// guest never writes it, so a write from another thread is seen at the next
+/// check (a write to the counter itself could sit behind the guest's own
+/// pending stores of it forever).
+pub(crate) const FLOOR_GLOBAL_EXPORT: &str = "__wasmcell_floor";
 /// Bytes of `memory.fill`/`copy`/`init` (and of guest text a built-in reads)
 /// charged as one unit: about what one ordinary operator costs in time.
 pub(crate) const BYTES_PER_UNIT: u64 = 8;
@@ -102,9 +108,18 @@ impl ModuleMiddleware for BudgetMiddleware {
         module_info
             .global_initializers
             .push(GlobalInit::I32Const(0));
+        let floor = module_info
+            .globals
+            .push(GlobalType::new(Type::I64, Mutability::Var));
+        module_info
+            .global_initializers
+            .push(GlobalInit::I64Const(0));
         module_info
             .exports
             .insert(FUEL_GLOBAL_EXPORT.to_string(), ExportIndex::Global(index));
+        module_info
+            .exports
+            .insert(FLOOR_GLOBAL_EXPORT.to_string(), ExportIndex::Global(floor));
         *self
             .fuel_global
             .lock()
@@ -202,13 +217,16 @@ impl FunctionBudget<'_> {
         });
     }
 
-    /// Traps (`unreachable`) when the counter went negative.
+    /// Traps (`unreachable`) when the counter went below the floor (0, or
+    /// raised by the watchdog).
     fn check(&self, state: &mut MiddlewareReaderState<'_>) {
         state.extend(&[
             Operator::GlobalGet {
                 global_index: self.fuel_global,
             },
-            Operator::I64Const { value: 0 },
+            Operator::GlobalGet {
+                global_index: self.fuel_global + 2,
+            },
             Operator::I64LtS,
             Operator::If {
                 blockty: BlockType::Empty,

@@ -31,6 +31,8 @@ pub(crate) struct GuestEnv {
     /// The budget counter, charged by built-ins for the bytes they read
     /// (set once the instance exists).
     pub(crate) fuel: Option<FuelCounter>,
+    /// The stop floor (charges below it trap; see the watchdog).
+    pub(crate) floor: Option<FuelCounter>,
     /// Guest output of the current call, shared with the host side.
     pub(crate) output: Arc<OutputMeter>,
     /// WASI stdout and stderr: partial lines waiting for their newline.
@@ -81,7 +83,8 @@ impl GuestEnv {
         };
         let left = fuel.get().saturating_sub(units.min(i64::MAX as u64) as i64);
         fuel.set(left);
-        if left < 0 {
+        let floor = self.floor.as_ref().map_or(0, FuelCounter::get);
+        if left < floor {
             return Err(budget_trap());
         }
         Ok(())
@@ -166,6 +169,8 @@ pub(crate) struct LiveInstance {
     memory: Option<Memory>,
     pub(crate) image: Arc<ImageLayout>,
     fuel: FuelCounter,
+    /// The stop floor the budget checks compare with (0, or raised by the watchdog).
+    floor: FuelCounter,
     /// Guest output of the current call, shared with the built-ins.
     output: Arc<OutputMeter>,
     /// Whether calls must run on a stack of exactly this program's size
@@ -287,9 +292,14 @@ impl LiveInstance {
         self.outcome(program, "poll", fuel, result)
     }
 
-    /// Where the budget counter lives, for the watchdog.
-    pub(crate) fn fuel_ptr(&self) -> *mut i64 {
-        self.fuel.ptr()
+    /// Where the stop floor lives, for the watchdog.
+    pub(crate) fn floor_ptr(&self) -> *mut i64 {
+        self.floor.ptr()
+    }
+
+    /// Lowers the stop floor again after the watchdog raised it.
+    pub(crate) fn reset_floor(&mut self) {
+        self.floor.set(0);
     }
 
     /// The output area as the module initialised it (safe outputs).
@@ -361,6 +371,7 @@ pub(crate) fn instantiate(
             start_kind: StartKind::Cold,
             retain_restored: false,
             fuel: None,
+            floor: None,
             output: output.clone(),
             stdio: [Vec::new(), Vec::new()],
             random: crate::wasi::Random::new(runtime.random_seed(), name),
@@ -408,7 +419,14 @@ pub(crate) fn instantiate(
         .ok()
         .and_then(|global| FuelCounter::of(&mut store, global))
         .ok_or_else(|| internal("its budget counter"))?;
+    let floor = instance
+        .exports
+        .get_global(crate::budget::FLOOR_GLOBAL_EXPORT)
+        .ok()
+        .and_then(|global| FuelCounter::of(&mut store, global))
+        .ok_or_else(|| internal("its stop floor"))?;
     env.as_mut(&mut store).fuel = Some(fuel);
+    env.as_mut(&mut store).floor = Some(floor);
     let poll = if compiled.poll_returns_status {
         PollFunction::Status(
             instance
@@ -432,6 +450,7 @@ pub(crate) fn instantiate(
         memory,
         image: Arc::default(),
         fuel,
+        floor,
         output,
         exact_stack,
         initial_outputs: Vec::new(),
@@ -481,12 +500,12 @@ fn make_resident(
 
 /// Whether the start function that just trapped ran out of budget. The
 /// instance was never returned, but its globals live in the store: the
-/// budget counter is the second-to-last one (the budget middleware appends it
-/// and then its length slot, and wasmcell links no imported globals).
+/// budget counter is the third-to-last one (the budget middleware appends it,
+/// its length slot and the stop floor; wasmcell links no imported globals).
 fn start_budget_exhausted(store: &mut Store) -> bool {
     let objects = store.objects_mut().as_sys();
     let globals: Vec<_> = objects.iter_globals().collect();
-    let Some(counter) = globals.len().checked_sub(2).map(|i| globals[i]) else {
+    let Some(counter) = globals.len().checked_sub(3).map(|i| globals[i]) else {
         return false;
     };
     // SAFETY: the definition belongs to this store, which is alive and not

@@ -419,10 +419,11 @@ impl Program {
         let mut outcome = {
             let _running = RunningGuard::enter(shared);
             if let Some(watch) = watch {
-                watch.arm(live.fuel_ptr());
+                watch.arm(live.floor_ptr());
             }
             let outcome = live.poll(&shared.name, fuel);
             if watch.is_some_and(|watch| watch.disarm()) {
+                live.reset_floor();
                 let limit = watchdog_ns.saturating_mul(u64::from(
                     shared.watchdog_sensitivity.load(Ordering::Relaxed),
                 ));

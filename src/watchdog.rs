@@ -3,12 +3,13 @@
 //! A program with a watchdog arms its slot before each call into the guest
 //! (the deadline and where its budget counter lives) and disarms it after.
 //! One process-wide thread wakes every quarter of the shortest watched
-//! limit and, for an armed slot past its deadline, drives the program's
-//! budget counter negative: the guest stops at its next loop header or
-//! function entry, exactly as when its budget runs out, and the poll is
-//! reported as a watchdog fault. Nothing is added to the guest's code, so a
-//! poll that does not overrun pays only for arming and disarming (two
-//! atomic stores and a load). A host callback that blocks cannot be
+//! limit and, for an armed slot past its deadline, raises the instance's
+//! stop floor (a global the budget checks compare the counter with): the
+//! guest stops at its next loop header or function entry, as when its
+//! budget runs out, and the poll is reported as a watchdog fault. The checks
+//! compare with a loaded floor instead of the constant 0 (one more L1 load
+//! per check, whether or not a watchdog is set); a poll with a watchdog pays
+//! for arming and disarming (two atomic stores and a load). A host callback that blocks cannot be
 //! interrupted: the guest stops when the callback returns, and the time is
 //! counted.
 
@@ -24,8 +25,8 @@ pub(crate) struct WatchSlot {
     /// Nanoseconds since [`EPOCH`] after which the running call is stopped;
     /// 0 when no call is running.
     deadline: AtomicU64,
-    /// The running instance's budget counter.
-    fuel: AtomicPtr<i64>,
+    /// The running instance's stop floor (see `budget::FLOOR_GLOBAL_EXPORT`).
+    floor: AtomicPtr<i64>,
     /// Set by the watchdog thread while it may write through `fuel`.
     writing: AtomicBool,
     /// Whether the watchdog stopped the current call.
@@ -64,10 +65,10 @@ impl WatchSlot {
         self.limit_ns.store(limit_ns, Ordering::Relaxed);
     }
 
-    /// Arms the slot for a call into the guest whose budget counter is `fuel`.
-    pub(crate) fn arm(&self, fuel: *mut i64) {
+    /// Arms the slot for a call into the guest whose stop floor is `floor`.
+    pub(crate) fn arm(&self, floor: *mut i64) {
         self.fired.store(false, Ordering::Relaxed);
-        self.fuel.store(fuel, Ordering::Relaxed);
+        self.floor.store(floor, Ordering::Relaxed);
         let limit = self.limit_ns.load(Ordering::Relaxed);
         self.deadline
             .store(now_ns().saturating_add(limit).max(1), Ordering::SeqCst);
@@ -90,17 +91,15 @@ impl WatchSlot {
         self.writing.store(true, Ordering::SeqCst);
         let deadline = self.deadline.load(Ordering::SeqCst);
         if deadline != 0 && now > deadline {
-            let fuel = self.fuel.load(Ordering::Relaxed);
-            if !fuel.is_null() {
+            let floor = self.floor.load(Ordering::Relaxed);
+            if !floor.is_null() {
                 self.fired.store(true, Ordering::Relaxed);
                 // SAFETY: the slot is armed (deadline != 0 seen after
-                // `writing` was set), so the instance owning the counter is
+                // `writing` was set), so the instance owning the floor is
                 // inside a call and cannot be dropped before `disarm`, which
-                // waits for `writing` to clear. The counter is an aligned
-                // i64; the guest reads it with plain loads, so an atomic
-                // store is seen at its next check. Written each tick: a
-                // guest's own load-subtract-store may overwrite one write.
-                unsafe { AtomicI64::from_ptr(fuel) }.store(i64::MIN / 2, Ordering::SeqCst);
+                // waits for `writing` to clear. The floor is an aligned i64
+                // the guest only reads.
+                unsafe { AtomicI64::from_ptr(floor) }.store(i64::MAX, Ordering::SeqCst);
             }
         }
         self.writing.store(false, Ordering::SeqCst);

@@ -1,0 +1,78 @@
+/* Fault handling the way a PLC does it, from C: the watchdog stops a poll
+ * while it runs and counts overruns; safe outputs are published on a fault. */
+#include "check.h"
+
+#include <time.h>
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void test_watchdog_stops_an_endless_loop(void) {
+    wasmcell_runtime *rt = new_runtime();
+    wasmcell_program *spin = NULL;
+    CHECK_STATUS(load_fixture(rt, "infinite_loop.wat", &spin), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_set_fuel(spin, UINT64_MAX / 4), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_set_watchdog(spin, 50 * 1000 * 1000, 1), WASMCELL_OK);
+    double started = now_ms();
+    CHECK_STATUS(wasmcell_program_poll(spin), WASMCELL_ERR_WATCHDOG);
+    double took = now_ms() - started;
+    /* Generous under valgrind; the Rust suite holds the 2x bound. */
+    CHECK_MSG(took >= 50 && took < 5000, "stopped after %.1f ms", took);
+    wasmcell_fault kind = -1;
+    CHECK_STATUS(wasmcell_program_fault_kind(spin, &kind), WASMCELL_OK);
+    CHECK(kind == WASMCELL_FAULT_WATCHDOG);
+    char msg[256];
+    CHECK_CONTAINS(program_error(spin, msg, sizeof msg), "watchdog");
+    wasmcell_stats stats;
+    CHECK_STATUS(wasmcell_program_stats(spin, &stats), WASMCELL_OK);
+    CHECK(stats.overruns == 1);
+    CHECK_STATUS(wasmcell_program_set_watchdog(NULL, 1, 1), WASMCELL_ERR_INVALID_HANDLE);
+    CHECK_STATUS(wasmcell_program_set_watchdog(spin, 0, 0), WASMCELL_OK); /* off */
+    CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
+}
+
+static uint8_t motor_on(wasmcell_program *p, uint64_t *poll) {
+    uint8_t out = 0xff;
+    CHECK_STATUS(wasmcell_program_read_outputs(p, 0, &out, 1, poll), WASMCELL_OK);
+    return out;
+}
+
+static void set_speed(wasmcell_program *p, double speed) {
+    CHECK_STATUS(wasmcell_program_write_inputs(p, 0, (const uint8_t *)&speed, sizeof speed), WASMCELL_OK);
+    uint8_t enable = 1;
+    CHECK_STATUS(wasmcell_program_write_inputs(p, 8, &enable, 1), WASMCELL_OK);
+}
+
+static void test_safe_outputs(void) {
+    wasmcell_runtime *rt = new_runtime();
+    wasmcell_program *p = NULL;
+    uint64_t poll = 0;
+    CHECK_STATUS(load_fixture(rt, "conveyor.wat", &p), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_set_fault_outputs(p, 7), WASMCELL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(wasmcell_program_set_fault_outputs(p, WASMCELL_FAULT_OUTPUTS_DEFAULTS), WASMCELL_OK);
+    set_speed(p, 1.0);
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+    CHECK(motor_on(p, &poll) == 1 && poll == 1);
+    set_speed(p, -1.0); /* the conveyor traps on a negative speed */
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_ERR_TRAP);
+    CHECK(motor_on(p, &poll) == 0 && poll == 2);
+    /* Hold: the last good outputs stay. */
+    CHECK_STATUS(wasmcell_program_reset(p), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_set_fault_outputs(p, WASMCELL_FAULT_OUTPUTS_HOLD), WASMCELL_OK);
+    set_speed(p, 1.0);
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+    set_speed(p, -1.0);
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_ERR_TRAP);
+    CHECK(motor_on(p, &poll) == 1 && poll == 3);
+    CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
+}
+
+int main(int argc, char **argv) {
+    test_begin("test_online", argc, argv);
+    RUN(test_watchdog_stops_an_endless_loop);
+    RUN(test_safe_outputs);
+    return test_end();
+}
