@@ -160,7 +160,8 @@ C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/h
 # One binary per concept (tests/README.md says what goes where); each runs
 # plain, under AddressSanitizer and under valgrind memcheck in test-c.
 C_TESTS    := $(BUILD)/test_runtime $(BUILD)/test_program $(BUILD)/test_host $(BUILD)/test_image \
-              $(BUILD)/test_swap $(BUILD)/test_threads $(BUILD)/test_signals $(BUILD)/test_sandbox $(BUILD)/test_online
+              $(BUILD)/test_swap $(BUILD)/test_threads $(BUILD)/test_signals $(BUILD)/test_sandbox $(BUILD)/test_online \
+              $(BUILD)/test_chaos
 
 examples: lib $(C_EXAMPLES)
 
@@ -237,6 +238,29 @@ bench: bench-c
 # The C-ABI figures measured from C (examples-c/bench.c).
 bench-c: all
 	$(BUILD)/bench
+
+# ---- reliability (not part of make test: see docs/reliability.md) ------------
+
+# Module fuzzer (examples/fuzz_modules.rs): generated and broken modules
+# through load, polls under small budgets, a differential check against raw
+# wasmer, reset, hot swap and unload. Each failure names its seed;
+# fuzz-replay runs that seed again and prints every step.
+FUZZ_SECONDS ?= 60
+FUZZ_SEED    ?= $(shell date +%s)
+.PHONY: fuzz fuzz-replay soak
+fuzz:
+	$(CARGO) run --release --example fuzz_modules -- --seed $(FUZZ_SEED) --seconds $(FUZZ_SECONDS)
+
+fuzz-replay:
+	@test -n "$(SEED)" || { echo "usage: make fuzz-replay SEED=N (the seed a failure names)"; exit 2; }
+	$(CARGO) run --release --example fuzz_modules -- --replay $(SEED)
+
+# Soak (examples-c/soak.c): load/unload, reload and runtime new/free cycles,
+# then a 1 kHz loop over 100 programs with faults and hot swaps; fails when
+# resident memory, open descriptors, threads or mappings grow.
+SOAK_SECONDS ?= 180
+soak: lib $(BUILD)/soak
+	$(BUILD)/soak tests/fixtures $(SOAK_SECONDS)
 
 # The user's path: pip install the package into a fresh virtualenv (it builds
 # the Rust library with setuptools-rust, sharing this target directory) and
