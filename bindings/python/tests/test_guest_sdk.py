@@ -154,12 +154,6 @@ def program_path(request, guests_dir):
 
 
 @pytest.fixture
-def rt():
-    with wasmcell.Runtime() as runtime:
-        yield runtime
-
-
-@pytest.fixture
 def guest_log(caplog):
     """guest_log(program) -> [(level name, text)] logged by that program."""
     caplog.set_level(logging.DEBUG, logger="wasmcell")
