@@ -127,13 +127,15 @@ pub fn trap() -> ! {
 ///   load, reset or reload fail.
 /// - With the `std` feature, the first entry installs a panic hook that logs
 ///   panics the way the no_std panic handler does.
+/// - The exports exist on wasm32 only: on the build machine a symbol named
+///   `poll` would replace the C library's `poll()`.
 #[macro_export]
 macro_rules! program {
     (init: $init:expr, poll: $poll:expr $(,)?) => {
         $crate::program! { poll: $poll }
 
         #[doc(hidden)]
-        #[export_name = "init"]
+        #[cfg_attr(target_arch = "wasm32", export_name = "init")]
         pub extern "C" fn __wasmcell_init() {
             $crate::__private::run_init($init)
         }
@@ -143,7 +145,7 @@ macro_rules! program {
     };
     (poll: $poll:expr $(,)?) => {
         #[doc(hidden)]
-        #[export_name = "poll"]
+        #[cfg_attr(target_arch = "wasm32", export_name = "poll")]
         pub extern "C" fn __wasmcell_poll() -> i32 {
             $crate::__private::run_poll($poll)
         }

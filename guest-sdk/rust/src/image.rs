@@ -493,7 +493,7 @@ macro_rules! process_image {
 
         /// `wasmcell_image`: the address of the process image descriptor.
         #[doc(hidden)]
-        #[export_name = "wasmcell_image"]
+        #[cfg_attr(target_arch = "wasm32", export_name = "wasmcell_image")]
         pub extern "C" fn __wasmcell_image() -> *const $crate::__private::Descriptor {
             &__WASMCELL_DESCRIPTOR
         }
