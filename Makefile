@@ -69,9 +69,10 @@ endif
 # wasm32-unknown-unknown; std_stats with the crate's std feature for
 # wasm32-wasip1), guest/c/*.c and the C SDK's examples with clang + lld for
 # wasm32 (freestanding, no libc; libc_median on wasi-libc, as a reactor).
-# Into $(GUESTS) as NAME_rust.wasm and NAME_c.wasm. A missing toolchain is reported, loudly, every time; the SDK
-# tests then report those programs NOT RUN and keep testing the WAT twins
-# (guest/pid.wat, guest/sequencer.wat, guest/conveyor.wat).
+# Into $(GUESTS) as NAME_rust.wasm and NAME_c.wasm. A missing toolchain is
+# reported, loudly, every time; the SDK tests then report those programs
+# NOT RUN and keep testing the WAT twins (guest/pid.wat, guest/sequencer.wat,
+# guest/conveyor.wat).
 .PHONY: sdk-guests test-guest-sdk
 WASM_CC        ?= clang
 HAS_WASM_CC    := $(shell printf 'int x;' | $(WASM_CC) --target=wasm32 -nostdlib -Wl,--no-entry -x c - -o /dev/null 2>/dev/null && echo yes)
