@@ -1057,6 +1057,41 @@ wasmcell_status wasmcell_program_commit_reload(struct wasmcell_program *p,
                                                struct wasmcell_reload *reload);
 
 /**
+ * Says what committing `reload` now would do to the running program's
+ * retained state: how many retain signals are `kept` (same name and type,
+ * or the whole area when the size and layout id are unchanged), `added`
+ * (new names: start from the new version's defaults), `dropped` (names the
+ * new version no longer declares) and `retyped` (same name, another type:
+ * start from the default, bytes are never reinterpreted). Any out-pointer
+ * may be NULL.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale,
+ * committed or discarded reload; program unloaded). Any thread; does not
+ * wait for a running poll.
+ */
+wasmcell_status wasmcell_reload_retain_summary(struct wasmcell_reload *reload,
+                                               size_t *kept,
+                                               size_t *added,
+                                               size_t *dropped,
+                                               size_t *retyped);
+
+/**
+ * Copies the retain report of `reload` into `buf`: one line per retain
+ * signal, `name type: kept`, `name type: added, starts from its default`,
+ * `name type: dropped` or `name type: retyped from T, starts from its
+ * default`, each ending in a newline ("" when neither version retains
+ * anything). After the commit `wasmcell_program_notice` says the same under
+ * a summary line.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
+ * `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_reload_report(struct wasmcell_reload *reload,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *len);
+
+/**
  * Releases a prepared reload without swapping it in.
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale,

@@ -35,6 +35,8 @@ pub(crate) struct GuestEnv {
     pub(crate) floor: Option<FuelCounter>,
     /// Guest output of the current call, shared with the host side.
     pub(crate) output: Arc<OutputMeter>,
+    /// The last error-level line the guest logged during the current call.
+    pub(crate) last_error_line: std::cell::RefCell<String>,
     /// WASI stdout and stderr: partial lines waiting for their newline.
     pub(crate) stdio: [Vec<u8>; 2],
     /// The generator behind WASI `random_get`.
@@ -48,6 +50,8 @@ pub(crate) struct GuestEnv {
 pub(crate) struct OutputMeter {
     bytes: AtomicU64,
     pending: AtomicBool,
+    /// The guest logged an error line during the current call.
+    error_line: AtomicBool,
 }
 
 /// Why an instance's `init` runs, as the guest reads it from
@@ -117,6 +121,16 @@ impl GuestEnv {
     /// [`MAX_OUTPUT_LINE_BYTES`] (on a character boundary for print output)
     /// and dropped once the poll's output cap is reached.
     pub(crate) fn write_output(&self, level: LogLevel, bytes: &[u8]) {
+        if level == LogLevel::Error {
+            // Kept (bounded, allocation reused) so that a trap right after
+            // it, typically a panic handler's, can name its message.
+            let mut line = self.last_error_line.borrow_mut();
+            line.clear();
+            line.push_str(&String::from_utf8_lossy(
+                &bytes[..bytes.len().min(MAX_OUTPUT_LINE_BYTES)],
+            ));
+            self.output.error_line.store(true, Ordering::Relaxed);
+        }
         let mut admitted = self.admit_output(bytes.len());
         if admitted == 0 && !bytes.is_empty() {
             return;
@@ -282,6 +296,7 @@ impl LiveInstance {
     pub(crate) fn poll(&mut self, program: &str, fuel: u64) -> CallOutcome {
         self.set_fuel(fuel);
         self.output.bytes.store(0, Ordering::Relaxed);
+        self.output.error_line.store(false, Ordering::Relaxed);
         let own_stack = OwnStack::enter(self.exact_stack);
         let result = match &self.poll {
             PollFunction::Unit(f) => f.call(&mut self.store).map(|()| 0),
@@ -345,6 +360,23 @@ impl LiveInstance {
                 remaining < 0,
             )),
         };
+        let fault = fault.map(|mut fault| {
+            // A guest that logs an error and then traps (a panic handler)
+            // explained its fault: the message says so.
+            if fault.kind == FaultKind::Unreachable
+                && self.output.error_line.swap(false, Ordering::Relaxed)
+            {
+                let line = self
+                    .env
+                    .as_ref(&self.store)
+                    .last_error_line
+                    .borrow()
+                    .clone();
+                fault.message =
+                    crate::fault::bounded(format!("{} (after logging: {line})", fault.message));
+            }
+            fault
+        });
         CallOutcome { fuel_used, fault }
     }
 }
@@ -373,6 +405,7 @@ pub(crate) fn instantiate(
             fuel: None,
             floor: None,
             output: output.clone(),
+            last_error_line: std::cell::RefCell::new(String::new()),
             stdio: [Vec::new(), Vec::new()],
             random: crate::wasi::Random::new(runtime.random_seed(), name),
         },
@@ -549,6 +582,7 @@ impl LiveInstance {
         };
         self.set_fuel(fuel);
         self.output.bytes.store(0, Ordering::Relaxed);
+        self.output.error_line.store(false, Ordering::Relaxed);
         let own_stack = OwnStack::enter(self.exact_stack);
         let result = describe.call(&mut self.store);
         drop(own_stack);
@@ -595,6 +629,7 @@ impl LiveInstance {
             .map_err(|_| Error::new(ErrorKind::Internal, format!("instance lacks `{name}`")))?;
         self.set_fuel(fuel);
         self.output.bytes.store(0, Ordering::Relaxed);
+        self.output.error_line.store(false, Ordering::Relaxed);
         let own_stack = OwnStack::enter(self.exact_stack);
         let result = init.call(&mut self.store).map(|()| 0);
         drop(own_stack);

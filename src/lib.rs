@@ -20,6 +20,7 @@ pub mod limits;
 pub mod log;
 pub mod process_image;
 pub mod program;
+pub mod retain;
 pub mod runtime;
 mod wasi;
 mod watchdog;
@@ -34,7 +35,8 @@ pub use image::{Area, ImageLayout, Region, Signal, SignalType};
 pub use limits::{Limits, Residency};
 pub use log::{LogLevel, LogSink, StderrSink};
 pub use process_image::{SignalId, SignalValue};
-pub use program::{FaultOutputs, PollStats, Program, ProgramState};
+pub use program::{FaultOutputs, PollStats, PreparedReload, Program, ProgramState};
+pub use retain::RetainPlan;
 pub use runtime::{Runtime, RuntimeConfig};
 
 /// The library version, `MAJOR.MINOR.PATCH`.

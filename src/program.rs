@@ -845,35 +845,35 @@ pub struct PreparedReload {
     live: Arc<Mutex<Option<LiveInstance>>>,
 }
 
+impl PreparedReload {
+    /// What committing this version now would do to the running program's
+    /// retained state (kept, added, dropped and retyped signals, one report
+    /// line each). The commit itself says the same in the program's notice.
+    pub fn retain_plan(&self) -> Result<crate::RetainPlan> {
+        let unloaded = || {
+            Error::new(
+                ErrorKind::InvalidHandle,
+                "the program was unloaded: its prepared reload was released",
+            )
+        };
+        let program = self.program.upgrade().ok_or_else(unloaded)?;
+        let running = program.image.lock().layout();
+        let live = self.live.lock();
+        let fresh = live.as_ref().ok_or_else(unloaded)?;
+        Ok(crate::retain::plan(&running, &fresh.image))
+    }
+}
+
 impl std::fmt::Debug for PreparedReload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PreparedReload").finish_non_exhaustive()
     }
 }
 
-/// Copies the retain area of `old` into `fresh` when both declare the same
-/// size and layout id. Returns whether it was copied, and why (not).
+/// Carries the retain area of `old` into `fresh` (see [`crate::retain`]).
+/// Returns whether anything was carried, and the notice saying what.
 fn carry_retain(old: &mut LiveInstance, fresh: &mut LiveInstance) -> (bool, String) {
-    let (from, to) = (old.image.clone(), fresh.image.clone());
-    if to.retain.len == 0 {
-        return (false, String::new());
-    }
-    if from.retain.len != to.retain.len || from.retain_layout != to.retain_layout {
-        return (
-            false,
-            format!(
-                "retain area not carried over: the new version declares {} bytes with layout id {}, the old one {} bytes with layout id {}; the new version starts from its defaults",
-                to.retain.len, to.retain_layout, from.retain.len, from.retain_layout
-            ),
-        );
-    }
-    let saved = old.memory_mut()[from.retain.range()].to_vec();
-    fresh.memory_mut()[to.retain.range()].copy_from_slice(&saved);
-    (
-        true,
-        format!(
-            "retain area carried over ({} bytes, layout id {})",
-            to.retain.len, to.retain_layout
-        ),
-    )
+    let plan = crate::retain::plan(&old.image, &fresh.image);
+    let carried = plan.carry(old, fresh);
+    (carried, plan.notice())
 }

@@ -307,3 +307,36 @@ fn the_disk_cache_refuses_fifos_and_symlinks_without_blocking() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn retain_signals_are_carried_by_name_and_type_across_a_new_layout() {
+    use wasmcell::SignalValue;
+    let (rt, _) = runtime();
+    let program = rt.load("p", &fixture("retain_by_name_a.wat")).unwrap();
+    program.poll().unwrap();
+    let prepared = program
+        .prepare_reload(&fixture("retain_by_name_b.wat"))
+        .unwrap();
+    let plan = prepared.retain_plan().unwrap();
+    assert_eq!(
+        (plan.kept, plan.added, plan.dropped, plan.retyped),
+        (2, 1, 1, 1)
+    );
+    assert_eq!(
+        plan.report(),
+        "total f64: kept\nbig i64: kept\ncount f64: retyped from u32, starts from its default\n\
+         fresh u32: added, starts from its default\ngone u8: dropped\n"
+    );
+    program.commit_reload(prepared).unwrap();
+    let value = |name: &str| program.get_signal(program.signal(name).unwrap().0).unwrap();
+    assert_eq!(value("total"), SignalValue::Float(-f64::MAX));
+    assert_eq!(value("big"), SignalValue::Int(i64::MIN as i128));
+    assert_eq!(value("count"), SignalValue::Float(2.5));
+    assert_eq!(value("fresh"), SignalValue::Int(77));
+    let notice = program.notice();
+    assert!(
+        notice.starts_with("retain area not carried over: the new version declares 32 bytes with layout id 2, the old one 24 bytes with layout id 1; retain signals matched by name: 2 kept, 1 added, 1 dropped, 1 retyped\n"),
+        "{notice}"
+    );
+    assert!(notice.ends_with("gone u8: dropped"), "{notice}");
+}

@@ -231,6 +231,15 @@ pub(crate) fn insert_reload(
 }
 
 /// Removes a prepared reload handle, returning what it held.
+/// The prepared reload behind `handle`, left in the table.
+pub(crate) fn reload(handle: usize) -> Result<Arc<ReloadEntry>, Error> {
+    let table = TABLE.read();
+    match table.lookup(handle, KIND_RELOAD, "reload")? {
+        (_, Entry::Reload(entry)) => Ok(entry.clone()),
+        _ => Err(invalid("not a reload handle")),
+    }
+}
+
 pub(crate) fn remove_reload(handle: usize) -> Result<Arc<ReloadEntry>, Error> {
     let mut table = TABLE.write();
     let (index, _) = table.lookup(handle, KIND_RELOAD, "reload")?;

@@ -496,6 +496,80 @@ pub extern "C" fn wasmcell_program_commit_reload(
     })
 }
 
+/// Runs `f` on the prepared reload behind `reload` (still prepared: not
+/// committed or discarded).
+fn with_reload<R>(
+    reload: *mut wasmcell_reload,
+    f: impl FnOnce(&crate::program::PreparedReload) -> Result<R>,
+) -> Result<R> {
+    let entry = handle::reload(reload as usize)?;
+    let prepared = entry.prepared.lock();
+    let prepared = prepared.as_ref().ok_or_else(|| {
+        crate::error::Error::new(
+            crate::error::ErrorKind::InvalidHandle,
+            "reload already used",
+        )
+    })?;
+    f(prepared)
+}
+
+/// Says what committing `reload` now would do to the running program's
+/// retained state: how many retain signals are `kept` (same name and type,
+/// or the whole area when the size and layout id are unchanged), `added`
+/// (new names: start from the new version's defaults), `dropped` (names the
+/// new version no longer declares) and `retyped` (same name, another type:
+/// start from the default, bytes are never reinterpreted). Any out-pointer
+/// may be NULL.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale,
+/// committed or discarded reload; program unloaded). Any thread; does not
+/// wait for a running poll.
+#[no_mangle]
+pub extern "C" fn wasmcell_reload_retain_summary(
+    reload: *mut wasmcell_reload,
+    kept: *mut usize,
+    added: *mut usize,
+    dropped: *mut usize,
+    retyped: *mut usize,
+) -> wasmcell_status {
+    guard(|| {
+        let plan = with_reload(reload, |prepared| prepared.retain_plan())?;
+        for (out, value) in [
+            (kept, plan.kept),
+            (added, plan.added),
+            (dropped, plan.dropped),
+            (retyped, plan.retyped),
+        ] {
+            if !out.is_null() {
+                write_out(out, value, "count")?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Copies the retain report of `reload` into `buf`: one line per retain
+/// signal, `name type: kept`, `name type: added, starts from its default`,
+/// `name type: dropped` or `name type: retyped from T, starts from its
+/// default`, each ending in a newline ("" when neither version retains
+/// anything). After the commit `wasmcell_program_notice` says the same under
+/// a summary line.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
+/// `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_reload_report(
+    reload: *mut wasmcell_reload,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wasmcell_status {
+    guard(|| {
+        let report = with_reload(reload, |prepared| Ok(prepared.retain_plan()?.report()))?;
+        copy_out(&report, buf, cap, len)
+    })
+}
+
 /// Releases a prepared reload without swapping it in.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale,

@@ -70,9 +70,47 @@ static void test_safe_outputs(void) {
     CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
 }
 
+static void test_retain_by_name_report(void) {
+    wasmcell_runtime *rt = new_runtime();
+    wasmcell_program *p = NULL;
+    CHECK_STATUS(load_fixture(rt, "retain_by_name_a.wat", &p), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+    size_t len = 0;
+    unsigned char *b = fixture_bytes("retain_by_name_b.wat", &len);
+    wasmcell_reload *reload = NULL;
+    CHECK_STATUS(wasmcell_program_prepare_reload(p, b, len, &reload), WASMCELL_OK);
+    free(b);
+    size_t kept = 9, added = 9, dropped = 9, retyped = 9;
+    CHECK_STATUS(wasmcell_reload_retain_summary(reload, &kept, &added, &dropped, &retyped), WASMCELL_OK);
+    CHECK(kept == 2 && added == 1 && dropped == 1 && retyped == 1);
+    CHECK_STATUS(wasmcell_reload_retain_summary(reload, NULL, NULL, NULL, NULL), WASMCELL_OK);
+    char report[512];
+    size_t report_len = 0;
+    CHECK_STATUS(wasmcell_reload_report(reload, report, sizeof report, &report_len), WASMCELL_OK);
+    CHECK_CONTAINS(report, "total f64: kept\nbig i64: kept\ncount f64: retyped from u32");
+    CHECK_CONTAINS(report, "gone u8: dropped\n");
+    char tiny[8];
+    CHECK_STATUS(wasmcell_reload_report(reload, tiny, sizeof tiny, &len), WASMCELL_ERR_BUFFER_TOO_SMALL);
+    CHECK(len == report_len);
+    CHECK_STATUS(wasmcell_program_commit_reload(p, reload), WASMCELL_OK);
+    /* Used up: the reload handle is stale now. */
+    CHECK_STATUS(wasmcell_reload_report(reload, report, sizeof report, &len), WASMCELL_ERR_INVALID_HANDLE);
+    CHECK_STATUS(wasmcell_reload_retain_summary(NULL, &kept, NULL, NULL, NULL), WASMCELL_ERR_INVALID_HANDLE);
+    char notice[1024];
+    CHECK_STATUS(wasmcell_program_notice(p, notice, sizeof notice, NULL), WASMCELL_OK);
+    CHECK_CONTAINS(notice, "2 kept, 1 added, 1 dropped, 1 retyped\ntotal f64: kept");
+    uint32_t id = 0;
+    CHECK_STATUS(wasmcell_program_signal_lookup(p, "fresh", &id, NULL, NULL, NULL), WASMCELL_OK);
+    int64_t fresh = 0;
+    CHECK_STATUS(wasmcell_program_signal_get_i64(p, id, &fresh), WASMCELL_OK);
+    CHECK(fresh == 77);
+    CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
+}
+
 int main(int argc, char **argv) {
     test_begin("test_online", argc, argv);
     RUN(test_watchdog_stops_an_endless_loop);
     RUN(test_safe_outputs);
+    RUN(test_retain_by_name_report);
     return test_end();
 }
