@@ -977,9 +977,9 @@ static void test_random_calls_from_many_threads(void) {
             snprintf(seen + used, sizeof seen - used, "%s%d", used ? " " : "", -s);
         }
         if (getenv("WASMCELL_CHAOS_VERBOSE")) printf("    %-42s %8lu  statuses: %s\n", function_names[f], n, seen);
-        CHECK_MSG(n > 0 || f == F_call_program_name || f == F_call_memory || f == F_call_set_error ||
-                      f == F_call_program || seconds < 2,
-                  "%s was never called\n", function_names[f]);
+        /* Every function is reached by a normal run (under valgrind, a few
+         * hundred operations, the rarest may not be). */
+        CHECK_MSG(n > 0 || ops < 20000, "%s was never called in %lu operations\n", function_names[f], ops);
     }
 }
 
