@@ -634,6 +634,18 @@ wasmcell_status wasmcell_call_memory(struct wasmcell_call *call,
                                      size_t *len);
 
 /**
+ * Writes 1 to `*flag` when this call comes from a shadow poll
+ * (`wasmcell_reload_shadow_poll`), else 0. In a shadow poll the new version
+ * of a program runs beside the old one: answer its reads, but do not
+ * actuate anything.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`flag` NULL),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+ */
+wasmcell_status wasmcell_call_is_shadow(struct wasmcell_call *call,
+                                        int32_t *flag);
+
+/**
  * Attaches a message (copied) to the error code the callback is about to
  * return; it becomes part of the program's fault message. Ignored if the
  * callback then returns 0.
@@ -1090,6 +1102,44 @@ wasmcell_status wasmcell_reload_report(struct wasmcell_reload *reload,
                                        char *buf,
                                        size_t cap,
                                        size_t *len);
+
+/**
+ * Runs the prepared version for one cycle, in the shadow of the running
+ * program: on the running program's current inputs and on a private copy of
+ * its retain, taken by name and type at the first shadow poll (which also
+ * runs the new `init`); later shadow polls continue the shadow's own state.
+ * Nothing reaches the running program: its published outputs, retain,
+ * statistics and poll count stay exactly as they are, and it keeps polling
+ * on its own thread meanwhile. The outputs of the new version are read with
+ * `wasmcell_reload_read_outputs`.
+ *
+ * Host callbacks made during a shadow poll see `wasmcell_call_is_shadow`
+ * set: a host MUST check it before actuating anything (answer reads, skip
+ * side effects). Commit after shadow polls starts the new version from a
+ * fresh instance with the running program's retain at commit time.
+ *
+ * Returns what the new version's poll returns: `WASMCELL_OK`, or its fault
+ * (`WASMCELL_ERR_TRAP`, `_BUDGET`, `_HOST`, `_GUEST_FAULT`,
+ * `WASMCELL_ERR_INSTANTIATE` when its `init` traps); after a fault the
+ * shadow run stays faulted (`WASMCELL_ERR_FAULTED`; prepare again). Also
+ * `WASMCELL_ERR_BUSY` (from the program's own callback),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; it waits for a running poll of
+ * the program only at the first shadow poll (to copy its retain).
+ */
+wasmcell_status wasmcell_reload_shadow_poll(struct wasmcell_reload *reload);
+
+/**
+ * Copies `len` bytes at `offset` of the new version's output area, as the
+ * last successful shadow poll left them, into `data`.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (NULL `data` with
+ * `len` > 0, range outside the output area, or no shadow poll yet);
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ */
+wasmcell_status wasmcell_reload_read_outputs(struct wasmcell_reload *reload,
+                                             size_t offset,
+                                             uint8_t *data,
+                                             size_t len);
 
 /**
  * Releases a prepared reload without swapping it in.

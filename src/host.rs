@@ -153,6 +153,8 @@ pub struct HostCall<'a> {
     pub(crate) program_tag: u64,
     pub(crate) memory: GuestMemory<'a>,
     pub(crate) error_message: Option<String>,
+    /// The call comes from a shadow poll of a prepared reload.
+    pub(crate) shadow: bool,
 }
 
 /// The calling guest's linear memory, located on first use: most callbacks
@@ -195,6 +197,13 @@ impl<'a> HostCall<'a> {
     /// the program's handle there).
     pub fn program_tag(&self) -> u64 {
         self.program_tag
+    }
+
+    /// True inside a shadow poll of a prepared reload
+    /// ([`crate::PreparedReload::shadow_poll`]): the call must not actuate
+    /// anything; answer it (read sensors) and suppress side effects.
+    pub fn is_shadow(&self) -> bool {
+        self.shadow
     }
 
     /// The calling program's whole linear memory (empty if it exports none).

@@ -83,6 +83,7 @@ impl HostImport {
                 None => GuestMemory::None,
             },
             error_message: None,
+            shadow: guest.shadow,
         };
         // Only initialised when needed: this is the hot path of every call.
         let mut inline_args;

@@ -26,6 +26,8 @@ pub(crate) struct GuestEnv {
     pub(crate) runtime: Arc<RuntimeShared>,
     /// How the running `init` was started: see [`StartKind`].
     pub(crate) start_kind: StartKind,
+    /// Calls run as a shadow poll of a prepared reload (host callbacks see it).
+    pub(crate) shadow: bool,
     /// Whether the retain area was carried over into this instance.
     pub(crate) retain_restored: bool,
     /// The budget counter, charged by built-ins for the bytes they read
@@ -307,6 +309,26 @@ impl LiveInstance {
         self.outcome(program, "poll", fuel, result)
     }
 
+    /// Marks calls as shadow calls (or not) for host callbacks.
+    pub(crate) fn set_shadow(&mut self, shadow: bool) {
+        self.env.as_mut(&mut self.store).shadow = shadow;
+    }
+
+    /// The guest's output area, as it is now.
+    pub(crate) fn output_area(&mut self) -> Vec<u8> {
+        let range = self.image.outputs.range();
+        self.memory_mut()[range].to_vec()
+    }
+
+    /// Copies `inputs` (the running program's input buffer) into this
+    /// instance's input area, as far as both extend.
+    pub(crate) fn copy_inputs(&mut self, inputs: &[u8]) {
+        let range = self.image.inputs.range();
+        let area = &mut self.memory_mut()[range];
+        let len = area.len().min(inputs.len());
+        area[..len].copy_from_slice(&inputs[..len]);
+    }
+
     /// Where the stop floor lives, for the watchdog.
     pub(crate) fn floor_ptr(&self) -> *mut i64 {
         self.floor.ptr()
@@ -401,6 +423,7 @@ pub(crate) fn instantiate(
             program_tag: tag,
             runtime: runtime.clone(),
             start_kind: StartKind::Cold,
+            shadow: false,
             retain_restored: false,
             fuel: None,
             floor: None,

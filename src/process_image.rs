@@ -113,6 +113,11 @@ impl HostImage {
         }
     }
 
+    /// The inputs as the host last wrote them.
+    pub(crate) fn inputs(&self) -> &[u8] {
+        &self.inputs
+    }
+
     pub(crate) fn layout(&self) -> Arc<ImageLayout> {
         self.layout.clone()
     }

@@ -657,6 +657,7 @@ impl Program {
         Ok(PreparedReload {
             program: Arc::downgrade(&self.shared),
             live: slot,
+            shadow: None,
         })
     }
 
@@ -681,7 +682,7 @@ impl Program {
         let _swap = shared
             .acquire(&shared.swap, "reload")
             .map_err(|e| self.reload_error(e))?;
-        let Some(live) = prepared.live.lock().take() else {
+        let Some(mut live) = prepared.live.lock().take() else {
             return Err(Error::new(
                 ErrorKind::InvalidHandle,
                 format!(
@@ -690,6 +691,24 @@ impl Program {
                 ),
             ));
         };
+        if prepared.shadow.is_some() {
+            // Shadow polls changed the instance's state: start the new
+            // version from a fresh instance of the same module (no compile),
+            // with the running program's retain at this moment.
+            let compiled = live.compiled.clone();
+            drop(live);
+            live = {
+                let _running = RunningGuard::enter(shared);
+                instantiate(
+                    &shared.runtime,
+                    &compiled,
+                    &shared.name,
+                    self.tag(),
+                    &self.limits(),
+                )
+            }
+            .map_err(|e| self.reload_error(e))?;
+        }
         self.swap_in(live, StartKind::Reload)
             .map_err(|e| self.reload_error(e))
     }
@@ -843,9 +862,135 @@ pub struct PreparedReload {
     program: Weak<ProgramShared>,
     /// Emptied by unload (which releases the instance) or by commit.
     live: Arc<Mutex<Option<LiveInstance>>>,
+    /// Set once shadow polls ran: what they produced.
+    shadow: Option<Shadow>,
+}
+
+/// The private state of a shadow run.
+struct Shadow {
+    /// Outputs of the last shadow poll that succeeded.
+    outputs: Vec<u8>,
+    /// Shadow polls run, and the number of the one that produced `outputs`.
+    polls: u64,
+    outputs_poll: u64,
+    /// The fault that stopped the shadow run, if any.
+    fault: Option<Fault>,
 }
 
 impl PreparedReload {
+    /// Runs the prepared version for one cycle on the running program's
+    /// current inputs and on a private copy of its retain (taken by name and
+    /// type at the first shadow poll, whose `init` also runs; later shadow
+    /// polls continue the shadow's own state). Nothing reaches the running
+    /// program, its published outputs or its retain. Host callbacks see
+    /// [`HostCall::is_shadow`](crate::HostCall::is_shadow) and must not
+    /// actuate. Returns what the new version's poll returned; after a fault
+    /// the shadow run stays faulted ([`ErrorKind::Faulted`]).
+    pub fn shadow_poll(&mut self) -> Result<()> {
+        let released = || {
+            Error::new(
+                ErrorKind::InvalidHandle,
+                "the program was unloaded: its prepared reload was released",
+            )
+        };
+        let shared = self.program.upgrade().ok_or_else(released)?;
+        let program = Program { shared };
+        program.check_not_reentrant("shadow-poll a reload of")?;
+        let shared = &*program.shared;
+        let mut slot = self.live.lock();
+        let fresh = slot.as_mut().ok_or_else(released)?;
+        if let Some(fault) = self.shadow.as_ref().and_then(|s| s.fault.as_ref()) {
+            return Err(Error::new(
+                ErrorKind::Faulted,
+                format!(
+                    "the shadow run is faulted ({}); prepare the reload again",
+                    fault.message
+                ),
+            ));
+        }
+        let fuel = program.fuel();
+        if self.shadow.is_none() {
+            // First shadow poll: the running program's retain, then `init`.
+            {
+                let mut running = shared.acquire_live("copy the retain area of")?;
+                let old = running.as_mut().ok_or_else(|| program.unloaded_error())?;
+                let (restored, _) = carry_retain(old, fresh);
+                fresh.set_shadow(true);
+                let _running = RunningGuard::enter(shared);
+                let init = fresh.run_init(&shared.name, fuel, StartKind::Reload, restored);
+                fresh.set_shadow(false);
+                if let Err(error) = init {
+                    self.shadow = Some(Shadow {
+                        outputs: Vec::new(),
+                        polls: 0,
+                        outputs_poll: 0,
+                        fault: Some(Fault {
+                            kind: FaultKind::Other,
+                            message: error.message().to_string(),
+                        }),
+                    });
+                    return Err(error);
+                }
+            }
+            let outputs = fresh.output_area();
+            self.shadow = Some(Shadow {
+                outputs,
+                polls: 0,
+                outputs_poll: 0,
+                fault: None,
+            });
+        }
+        let inputs = shared.image.lock().inputs().to_vec();
+        fresh.copy_inputs(&inputs);
+        fresh.set_shadow(true);
+        let outcome = {
+            let _running = RunningGuard::enter(shared);
+            fresh.poll(&shared.name, fuel)
+        };
+        fresh.set_shadow(false);
+        let shadow = self.shadow.as_mut().ok_or_else(released)?;
+        shadow.polls += 1;
+        match outcome.fault {
+            None => {
+                shadow.outputs = fresh.output_area();
+                shadow.outputs_poll = shadow.polls;
+                Ok(())
+            }
+            Some(fault) => {
+                let error = fault.to_error();
+                shadow.fault = Some(fault);
+                Err(error)
+            }
+        }
+    }
+
+    /// Reads the outputs of the last shadow poll that succeeded into `out`
+    /// (from `offset` of the new version's output area) and returns that
+    /// shadow poll's number (0: none yet).
+    pub fn read_outputs(&self, offset: usize, out: &mut [u8]) -> Result<u64> {
+        let Some(shadow) = &self.shadow else {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "no shadow poll has run on this reload",
+            ));
+        };
+        let end = offset
+            .checked_add(out.len())
+            .filter(|&end| end <= shadow.outputs.len());
+        let Some(end) = end else {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "bytes {offset}..{} are outside the new version's {}-byte output area",
+                    offset.saturating_add(out.len()),
+                    shadow.outputs.len()
+                ),
+            ));
+        };
+        out.copy_from_slice(&shadow.outputs[offset..end]);
+        Ok(shadow.outputs_poll)
+    }
+
     /// What committing this version now would do to the running program's
     /// retained state (kept, added, dropped and retyped signals, one report
     /// line each). The commit itself says the same in the program's notice.

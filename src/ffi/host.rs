@@ -379,6 +379,24 @@ pub extern "C" fn wasmcell_call_memory(
     })
 }
 
+/// Writes 1 to `*flag` when this call comes from a shadow poll
+/// (`wasmcell_reload_shadow_poll`), else 0. In a shadow poll the new version
+/// of a program runs beside the old one: answer its reads, but do not
+/// actuate anything.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`flag` NULL),
+/// `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+#[no_mangle]
+pub extern "C" fn wasmcell_call_is_shadow(
+    call: *mut wasmcell_call,
+    flag: *mut i32,
+) -> wasmcell_status {
+    guard(|| {
+        let shadow = with_call(call, |call| Ok(call.is_shadow()))?;
+        write_out(flag, i32::from(shadow), "flag")
+    })
+}
+
 /// Attaches a message (copied) to the error code the callback is about to
 /// return; it becomes part of the program's fault message. Ignored if the
 /// callback then returns 0.

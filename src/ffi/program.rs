@@ -500,11 +500,11 @@ pub extern "C" fn wasmcell_program_commit_reload(
 /// committed or discarded).
 fn with_reload<R>(
     reload: *mut wasmcell_reload,
-    f: impl FnOnce(&crate::program::PreparedReload) -> Result<R>,
+    f: impl FnOnce(&mut crate::program::PreparedReload) -> Result<R>,
 ) -> Result<R> {
     let entry = handle::reload(reload as usize)?;
-    let prepared = entry.prepared.lock();
-    let prepared = prepared.as_ref().ok_or_else(|| {
+    let mut prepared = entry.prepared.lock();
+    let prepared = prepared.as_mut().ok_or_else(|| {
         crate::error::Error::new(
             crate::error::ErrorKind::InvalidHandle,
             "reload already used",
@@ -567,6 +567,69 @@ pub extern "C" fn wasmcell_reload_report(
     guard(|| {
         let report = with_reload(reload, |prepared| Ok(prepared.retain_plan()?.report()))?;
         copy_out(&report, buf, cap, len)
+    })
+}
+
+/// Runs the prepared version for one cycle, in the shadow of the running
+/// program: on the running program's current inputs and on a private copy of
+/// its retain, taken by name and type at the first shadow poll (which also
+/// runs the new `init`); later shadow polls continue the shadow's own state.
+/// Nothing reaches the running program: its published outputs, retain,
+/// statistics and poll count stay exactly as they are, and it keeps polling
+/// on its own thread meanwhile. The outputs of the new version are read with
+/// `wasmcell_reload_read_outputs`.
+///
+/// Host callbacks made during a shadow poll see `wasmcell_call_is_shadow`
+/// set: a host MUST check it before actuating anything (answer reads, skip
+/// side effects). Commit after shadow polls starts the new version from a
+/// fresh instance with the running program's retain at commit time.
+///
+/// Returns what the new version's poll returns: `WASMCELL_OK`, or its fault
+/// (`WASMCELL_ERR_TRAP`, `_BUDGET`, `_HOST`, `_GUEST_FAULT`,
+/// `WASMCELL_ERR_INSTANTIATE` when its `init` traps); after a fault the
+/// shadow run stays faulted (`WASMCELL_ERR_FAULTED`; prepare again). Also
+/// `WASMCELL_ERR_BUSY` (from the program's own callback),
+/// `WASMCELL_ERR_INVALID_HANDLE`. Any thread; it waits for a running poll of
+/// the program only at the first shadow poll (to copy its retain).
+#[no_mangle]
+pub extern "C" fn wasmcell_reload_shadow_poll(reload: *mut wasmcell_reload) -> wasmcell_status {
+    guard(|| with_reload(reload, |prepared| prepared.shadow_poll()))
+}
+
+/// Copies `len` bytes at `offset` of the new version's output area, as the
+/// last successful shadow poll left them, into `data`.
+///
+/// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (NULL `data` with
+/// `len` > 0, range outside the output area, or no shadow poll yet);
+/// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+#[no_mangle]
+pub extern "C" fn wasmcell_reload_read_outputs(
+    reload: *mut wasmcell_reload,
+    offset: usize,
+    data: *mut u8,
+    len: usize,
+) -> wasmcell_status {
+    guard(|| {
+        if data.is_null() && len > 0 {
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::InvalidArgument,
+                "data is NULL",
+            ));
+        }
+        let mut buffer = [0u8; 256];
+        let mut heap = Vec::new();
+        let out: &mut [u8] = if len <= buffer.len() {
+            &mut buffer[..len]
+        } else {
+            heap.resize(len, 0);
+            &mut heap
+        };
+        with_reload(reload, |prepared| prepared.read_outputs(offset, out))?;
+        if len > 0 {
+            // SAFETY: `data` is non-NULL and, per the header, `len` writable bytes.
+            unsafe { std::ptr::copy_nonoverlapping(out.as_ptr(), data, len) };
+        }
+        Ok(())
     })
 }
 

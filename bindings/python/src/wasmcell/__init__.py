@@ -30,8 +30,8 @@ from .errors import (
     TrapError,
 )
 from .image import Area, ImageArea, Signal, SignalType
-from .program import FaultKind, PollStats, Program, ProgramState
-from .runtime import Runtime
+from .program import FaultKind, PollStats, PreparedReload, Program, ProgramState, RetainSummary
+from .runtime import Runtime, in_shadow_poll
 
 __version__ = "0.2.0"
 
@@ -66,6 +66,9 @@ __all__ = [
     "NotFound",
     "PollStats",
     "Program",
+    "PreparedReload",
+    "RetainSummary",
+    "in_shadow_poll",
     "ProgramState",
     "Runtime",
     "TrapError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -118,6 +119,21 @@ class Program:
             data = bytes(source)
         self._call(_ffi.lib.wasmcell_program_reload, data, len(data))
 
+    def prepare(self, source: Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]) -> "PreparedReload":
+        """The slow half of a hot swap: compiles and instantiates the new
+        version (bytes, or a path) without touching the running one. Inspect
+        it (:attr:`PreparedReload.report`), shadow-run it on live inputs
+        (:meth:`PreparedReload.shadow_poll`), then :meth:`PreparedReload.commit`
+        or :meth:`PreparedReload.discard` it (also on leaving a ``with`` block)."""
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as file:
+                data = file.read()
+        else:
+            data = bytes(source)
+        handle = ctypes.c_void_p()
+        self._call(_ffi.lib.wasmcell_program_prepare_reload, data, len(data), ctypes.byref(handle))
+        return PreparedReload(self, handle.value)
+
     def unload(self) -> None:
         """Unloads the program. Safe to call twice."""
         if self._closed:
@@ -228,3 +244,71 @@ class Program:
     def set_memory_limit(self, max_bytes: int) -> None:
         """Maximum linear memory, applied at the next reset or reload."""
         self._call(_ffi.lib.wasmcell_program_set_memory_limit, max_bytes)
+
+
+@dataclass(frozen=True)
+class RetainSummary:
+    """What committing a prepared reload does to the retained signals."""
+
+    kept: int
+    added: int
+    dropped: int
+    retyped: int
+
+
+class PreparedReload:
+    """A new version of a program, compiled and instantiated, not yet running.
+
+    Use it as a context manager: leaving the block discards it unless it was
+    committed."""
+
+    def __init__(self, program: Program, handle: Optional[int]) -> None:
+        self._program = program
+        self._handle = handle
+        self._done = False
+
+    def _check(self, status: int) -> None:
+        if status != _ffi.OK:
+            message = _ffi.read_string(_ffi.lib.wasmcell_last_error)
+            raise self._program._runtime._with_host_cause(error_for(status, message))
+
+    @property
+    def retain_summary(self) -> RetainSummary:
+        counts = [ctypes.c_size_t() for _ in range(4)]
+        self._check(_ffi.lib.wasmcell_reload_retain_summary(self._handle, *[ctypes.byref(c) for c in counts]))
+        return RetainSummary(*(c.value for c in counts))
+
+    @property
+    def report(self) -> str:
+        """One line per retain signal: kept, added, dropped or retyped."""
+        return _ffi.read_string(_ffi.lib.wasmcell_reload_report, self._handle)
+
+    def shadow_poll(self) -> None:
+        """Runs the new version for one cycle on the running program's inputs
+        and a private copy of its retain; nothing reaches the running program.
+        Host functions can tell with :func:`wasmcell.in_shadow_poll` and must
+        not actuate. Raises the new version's fault."""
+        self._check(_ffi.lib.wasmcell_reload_shadow_poll(self._handle))
+
+    def read_outputs(self, offset: int = 0, length: int = 1) -> bytes:
+        """Bytes of the new version's output area after the last good shadow poll."""
+        buf = ctypes.create_string_buffer(length)
+        self._check(_ffi.lib.wasmcell_reload_read_outputs(self._handle, offset, buf, length))
+        return buf.raw
+
+    def commit(self) -> None:
+        """Swaps the new version in (the running program's retain at this moment)."""
+        self._done = True
+        self._program._call(_ffi.lib.wasmcell_program_commit_reload, self._handle)
+
+    def discard(self) -> None:
+        """Releases the new version. Safe after commit."""
+        if not self._done:
+            self._done = True
+            _ffi.lib.wasmcell_reload_discard(self._handle)
+
+    def __enter__(self) -> "PreparedReload":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()

@@ -52,6 +52,15 @@ def _guest_view(buf: "_ffi.Buf") -> memoryview:
     return memoryview((ctypes.c_uint8 * buf.len).from_address(address)).cast("B")
 
 
+_CALL = threading.local()
+
+
+def in_shadow_poll() -> bool:
+    """True inside a host function called from a shadow poll
+    (:meth:`PreparedReload.shadow_poll`): answer reads, do not actuate."""
+    return bool(getattr(_CALL, "shadow", False))
+
+
 class Runtime:
     """A set of programs sharing host functions, a log destination and a clock.
 
@@ -241,7 +250,13 @@ class Runtime:
                         values.append(views[-1])
                     else:
                         values.append(getattr(arg, kind))
-                returned = function(*values)
+                flag = ctypes.c_int32(0)
+                _ffi.lib.wasmcell_call_is_shadow(call, ctypes.byref(flag))
+                _CALL.shadow = bool(flag.value)
+                try:
+                    returned = function(*values)
+                finally:
+                    _CALL.shadow = False
                 if nresults == 0:
                     return 0
                 returned_values: Sequence[Any] = returned if isinstance(returned, (tuple, list)) else (returned,)
