@@ -286,6 +286,18 @@ pub(crate) fn check_module_shape(wasm: &[u8], limits: &Limits) -> crate::Result<
             format!("the module declares {count} {what}, more than the limit of {limit}"),
         )
     };
+    let check_counts = |imports: u64, functions: u64, tables: u64| {
+        if imports > u64::from(limits.max_imports) {
+            return Err(over("imports", imports, limits.max_imports.into()));
+        }
+        if functions > u64::from(limits.max_functions) {
+            return Err(over("functions", functions, limits.max_functions.into()));
+        }
+        if tables > u64::from(MAX_TABLES) {
+            return Err(over("tables", tables, MAX_TABLES.into()));
+        }
+        Ok(())
+    };
     let (mut functions, mut imports, mut tables) = (0u64, 0u64, 0u64);
     for payload in Parser::new(0).parse_all(wasm) {
         let Ok(payload) = payload else { break };
@@ -313,18 +325,9 @@ pub(crate) fn check_module_shape(wasm: &[u8], limits: &Limits) -> crate::Result<
                     }
                 }
             }
-            Payload::CodeSectionStart { .. } => {
-                // Everything counted so far is declared before the code.
-                if imports > u64::from(limits.max_imports) {
-                    return Err(over("imports", imports, limits.max_imports.into()));
-                }
-                if functions > u64::from(limits.max_functions) {
-                    return Err(over("functions", functions, limits.max_functions.into()));
-                }
-                if tables > u64::from(MAX_TABLES) {
-                    return Err(over("tables", tables, MAX_TABLES.into()));
-                }
-            }
+            // Everything counted so far is declared before the code: refuse
+            // before reading a single function body.
+            Payload::CodeSectionStart { .. } => check_counts(imports, functions, tables)?,
             Payload::CodeSectionEntry(body) => {
                 let Ok(mut operators) = body.get_operators_reader() else {
                     break;
@@ -359,14 +362,5 @@ pub(crate) fn check_module_shape(wasm: &[u8], limits: &Limits) -> crate::Result<
             _ => {}
         }
     }
-    if imports > u64::from(limits.max_imports) {
-        return Err(over("imports", imports, limits.max_imports.into()));
-    }
-    if functions > u64::from(limits.max_functions) {
-        return Err(over("functions", functions, limits.max_functions.into()));
-    }
-    if tables > u64::from(MAX_TABLES) {
-        return Err(over("tables", tables, MAX_TABLES.into()));
-    }
-    Ok(())
+    check_counts(imports, functions, tables)
 }

@@ -1,5 +1,6 @@
 //! A program: one sandboxed guest, polled by the host's control loop.
 
+use crate::compile::CompiledModule;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::image::{Area, ImageLayout, Signal};
@@ -586,18 +587,9 @@ impl Program {
             Some(live) => live.compiled.clone(),
             None => return Err(self.unloaded_error()),
         };
-        let limits = self.limits();
-        let fresh = {
-            let _running = RunningGuard::enter(shared);
-            instantiate(
-                &shared.runtime,
-                &compiled,
-                &shared.name,
-                self.tag(),
-                &limits,
-            )
-        };
-        let result = fresh.and_then(|fresh| self.swap_in(fresh, StartKind::Reset));
+        let result = self
+            .instantiate(&compiled)
+            .and_then(|fresh| self.swap_in(fresh, StartKind::Reset));
         if let Err(error) = &result {
             if error.kind() != ErrorKind::InvalidHandle {
                 *shared.fault.lock() = Some(Fault {
@@ -632,16 +624,7 @@ impl Program {
             .runtime
             .cache
             .get_or_compile(bytes, &limits, shared.runtime.compile_settings())
-            .and_then(|compiled| {
-                let _running = RunningGuard::enter(shared);
-                instantiate(
-                    &shared.runtime,
-                    &compiled,
-                    &shared.name,
-                    self.tag(),
-                    &limits,
-                )
-            })
+            .and_then(|compiled| self.instantiate(&compiled))
             .map_err(|e| self.reload_error(e))?;
         let slot = Arc::new(Mutex::new(Some(live)));
         {
@@ -697,17 +680,9 @@ impl Program {
             // with the running program's retain at this moment.
             let compiled = live.compiled.clone();
             drop(live);
-            live = {
-                let _running = RunningGuard::enter(shared);
-                instantiate(
-                    &shared.runtime,
-                    &compiled,
-                    &shared.name,
-                    self.tag(),
-                    &self.limits(),
-                )
-            }
-            .map_err(|e| self.reload_error(e))?;
+            live = self
+                .instantiate(&compiled)
+                .map_err(|e| self.reload_error(e))?;
         }
         self.swap_in(live, StartKind::Reload)
             .map_err(|e| self.reload_error(e))
@@ -724,6 +699,21 @@ impl Program {
                 self.shared.name,
                 error.message()
             ),
+        )
+    }
+
+    /// A new instance of `compiled` for this program, with its current
+    /// limits and tag. Callbacks from its start function that re-enter the
+    /// program get BUSY.
+    fn instantiate(&self, compiled: &CompiledModule) -> Result<LiveInstance> {
+        let shared = &*self.shared;
+        let _running = RunningGuard::enter(shared);
+        instantiate(
+            &shared.runtime,
+            compiled,
+            &shared.name,
+            self.tag(),
+            &self.limits(),
         )
     }
 
