@@ -157,7 +157,7 @@ test-guest-sdk: lib guests
 
 # ---- C programs -------------------------------------------------------------
 
-C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/hot-reload $(BUILD)/process-image $(BUILD)/bench
+C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/hot-reload $(BUILD)/process-image $(BUILD)/bench $(BUILD)/online-change
 # One binary per concept (tests/README.md says what goes where); each runs
 # plain, under AddressSanitizer and under valgrind memcheck in test-c.
 C_TESTS    := $(BUILD)/test_runtime $(BUILD)/test_program $(BUILD)/test_host $(BUILD)/test_image \
@@ -187,6 +187,14 @@ demo: $(DEPS_STAMP) all
 HOT_RELOAD_SECONDS ?= 60
 hot-reload: all
 	$(BUILD)/hot-reload $(GUESTS) $(HOT_RELOAD_SECONDS)
+
+# Online change the careful way (examples-c/online-change.c): a conveyor at
+# 1 kHz gets a new version shadow-run on live inputs and committed, then a
+# broken one caught in its shadow run and discarded; fails on a missed
+# deadline beyond its tolerance or a fault of the running program.
+.PHONY: online-change
+online-change: all
+	$(BUILD)/online-change $(GUESTS)
 
 # ---- tests ----------------------------------------------------------------
 
