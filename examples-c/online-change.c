@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,11 +92,6 @@ static int64_t now_ns(void) {
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-static void sleep_ns(long ns) {
-    struct timespec t = {ns / 1000000000L, ns % 1000000000L};
-    nanosleep(&t, NULL);
-}
-
 static unsigned char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -112,13 +108,20 @@ static unsigned char *read_file(const char *path, size_t *len) {
 
 /* ---- the control thread ------------------------------------------------ */
 
+/* What the host thread is doing, so that a missed deadline can be blamed. */
+enum phase { RUNNING, PREPARING, SHADOW_RUN, COMMITTING, PHASES };
+static const char *phase_names[PHASES] = {"running", "preparing", "shadow run", "committing"};
+
 struct plant {
     wasmcell_program *conveyor;
     atomic_long inputs_cycle; /* cycle whose inputs are in the image (set before writing them) */
     atomic_long done_cycle;   /* last cycle whose poll has finished */
     atomic_int stop;
+    atomic_int phase;         /* enum phase, set by the host thread */
+    sem_t cycle_done;         /* posted after every poll; the host thread waits on it */
+    int realtime;             /* the control thread runs SCHED_FIFO */
     /* written by the control thread, read after it is joined */
-    long cycles, missed, faults;
+    long cycles, missed, faults, missed_in[PHASES];
     int64_t max_lateness_ns;
     const char *scheduling;
 };
@@ -128,8 +131,8 @@ static void *control_loop(void *arg) {
     /* Real-time priority when allowed (root or CAP_SYS_NICE); otherwise the
      * loop runs time-shared, and the deadline tolerance below covers it. */
     struct sched_param param = {.sched_priority = 50};
-    plant->scheduling = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0
-                            ? "SCHED_FIFO 50" : "SCHED_OTHER (no permission for SCHED_FIFO)";
+    plant->realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
+    plant->scheduling = plant->realtime ? "SCHED_FIFO 50" : "SCHED_OTHER: no permission for SCHED_FIFO";
 
     /* The first poll on a thread pays wasmer's per-thread set-up (~0.6 ms):
      * do it before the first deadline. */
@@ -164,11 +167,15 @@ static void *control_loop(void *arg) {
             check(wasmcell_program_reset(plant->conveyor), "reset");
         }
         atomic_store(&plant->done_cycle, cycle);
+        sem_post(&plant->cycle_done); /* never blocks */
 
         /* The cycle's deadline is the next release: finishing later is a miss. */
         int64_t lateness = now_ns() - release;
         if (lateness > plant->max_lateness_ns) plant->max_lateness_ns = lateness;
-        if (lateness > CYCLE_NS) plant->missed++;
+        if (lateness > CYCLE_NS) {
+            plant->missed++;
+            plant->missed_in[atomic_load(&plant->phase)]++;
+        }
         plant->cycles = cycle;
     }
     return NULL;
@@ -178,7 +185,7 @@ static void *control_loop(void *arg) {
  * finished its poll, and returns its number. */
 static long next_cycle(struct plant *plant, long after) {
     long cycle;
-    while ((cycle = atomic_load(&plant->done_cycle)) <= after) sleep_ns(50000);
+    while ((cycle = atomic_load(&plant->done_cycle)) <= after) sem_wait(&plant->cycle_done);
     return cycle;
 }
 
@@ -200,9 +207,13 @@ static int online_change(struct plant *plant, const char *path) {
 
     /* 1. Prepare: compile, link, instantiate. The running version keeps
      *    polling; a version that does not compile or link stops here. */
+    wasmcell_stats before = {0};
+    check(wasmcell_program_stats(conveyor, &before), "program_stats");
     wasmcell_reload *reload = NULL;
+    atomic_store(&plant->phase, PREPARING);
     int64_t start = now_ns();
     wasmcell_status status = wasmcell_program_prepare_reload(conveyor, bytes, len, &reload);
+    atomic_store(&plant->phase, RUNNING);
     free(bytes);
     if (!check(status, "prepare_reload")) return 0;
     printf("prepared in %.1f ms while the conveyor kept running\n", (now_ns() - start) / 1e6);
@@ -226,7 +237,8 @@ static int online_change(struct plant *plant, const char *path) {
     int faulted = 0;
     struct outputs prev_run = {0}, prev_shadow = {0};
     uint64_t prev_poll = 0;
-    int prev_valid = 0;
+    int prev_valid = 0, shadow_polls = 0;
+    atomic_store(&plant->phase, SHADOW_RUN);
     for (int i = 0; i < SHADOW_CYCLES; i++) {
         cycle = next_cycle(plant, cycle);
         uint8_t raw_run[OUT_SIZE], raw_shadow[OUT_SIZE];
@@ -241,6 +253,7 @@ static int online_change(struct plant *plant, const char *path) {
             faulted = 1;
             break;
         }
+        shadow_polls++;
         if (!check(wasmcell_reload_read_outputs(reload, 0, raw_shadow, sizeof raw_shadow), "reload_read_outputs")) break;
         if (atomic_load(&plant->inputs_cycle) != cycle) { out_of_step++; prev_valid = 0; continue; }
 
@@ -259,24 +272,32 @@ static int online_change(struct plant *plant, const char *path) {
         differences += differ;
         prev_run = run, prev_shadow = shadow, prev_poll = poll, prev_valid = 1;
     }
+    atomic_store(&plant->phase, RUNNING);
     /* Most cycles must have been compared: a host thread that was starved
      * the whole time has not shown that the versions agree. */
     int agreed = !faulted && differences == 0 && compared >= SHADOW_CYCLES / 2;
     if (!faulted)
-        printf("shadow run: %d cycles, %ld compared with the running version, %ld out of step, %ld differences\n",
-               SHADOW_CYCLES, compared, out_of_step, differences);
+        printf("shadow run: %d cycles; %ld compared with the running version, %ld differences; %ld not compared "
+               "(no previous cycle to take the advance from: the first, after a late wake-up of the host thread, or after "
+               "one of the %ld where the next control cycle began during the shadow poll)\n",
+               shadow_polls, compared, differences, shadow_polls - compared, out_of_step);
 
     /* 4. Commit or discard. The commit is made right after a control poll,
      *    so the swap (which waits for a running poll) falls between two. */
     if (!agreed) {
         check(wasmcell_reload_discard(reload), "reload_discard");
-        printf("REJECTED: discarded; the running version never stopped\n");
+        wasmcell_stats after = {0};
+        check(wasmcell_program_stats(conveyor, &after), "program_stats");
+        printf("REJECTED: discarded; meanwhile the running version polled %llu times with %llu faults\n",
+               (unsigned long long)(after.polls - before.polls), (unsigned long long)(after.faults - before.faults));
         return 0;
     }
     next_cycle(plant, atomic_load(&plant->done_cycle));
+    atomic_store(&plant->phase, COMMITTING);
     start = now_ns();
     status = wasmcell_program_commit_reload(conveyor, reload);
     int64_t took = now_ns() - start;
+    atomic_store(&plant->phase, RUNNING);
     if (!check(status, "commit_reload")) return 0;
     char notice[2048] = "";
     check(wasmcell_program_notice(conveyor, notice, sizeof notice, NULL), "program_notice");
@@ -301,7 +322,7 @@ static void print_retain(wasmcell_program *conveyor, const char *when) {
             return;
         if (area != WASMCELL_AREA_RETAIN) continue;
         if (!check(wasmcell_program_signal_get_f64(conveyor, id, &value), "signal_get_f64")) return;
-        printf(" %s %.1f", name, value);
+        printf(" %s %g", name, value);
     }
     printf("\n");
 }
@@ -313,6 +334,7 @@ int main(int argc, char **argv) {
     wasmcell_runtime *rt = NULL;
     if (!check(wasmcell_runtime_new(&rt), "runtime_new")) return 1;
     struct plant plant = {0};
+    sem_init(&plant.cycle_done, 0, 0);
     snprintf(path, sizeof path, "%s/conveyor.wat", dir);
     if (!check(wasmcell_program_load_file(rt, "conveyor", path, &plant.conveyor), "load conveyor.wat")) {
         wasmcell_runtime_free(rt);
@@ -350,15 +372,22 @@ int main(int argc, char **argv) {
     check(wasmcell_program_stats(plant.conveyor, &stats), "program_stats");
     wasmcell_state state = 0;
     check(wasmcell_program_state(plant.conveyor, &state), "program_state");
-    /* Tolerance: one missed deadline per 1000 cycles. A time-shared thread
-     * (no SCHED_FIFO) on a busy or virtualised machine can be preempted for
-     * over a millisecond by the kernel now and then, with or without
-     * wasmcell; a stall caused by a prepare, a shadow poll or a commit would
-     * show on every change, hence more than this. */
-    long tolerance = 1 + plant.cycles / 1000;
+    /* Tolerance. At real-time priority: 2 + 1 per 1000 cycles. Even a
+     * SCHED_FIFO thread on a stock kernel or a virtual machine stalls for a
+     * millisecond or two now and then (interrupts, the hypervisor), with or
+     * without wasmcell, and one such stall costs up to two cycles; a stall
+     * caused by a prepare, a shadow poll or a commit would come with every
+     * change or every shadow cycle, far above this. Time-shared (no
+     * permission for SCHED_FIFO), the kernel runs every other process of
+     * the machine between our cycles as it sees fit: the bound is then 10 %,
+     * which still catches a shadow run or a commit that stalls the loop
+     * (every shadow cycle is ~45 % of the run). */
+    long tolerance = plant.realtime ? 2 + plant.cycles / 1000 : plant.cycles / 10;
     printf("\n== summary\n");
     printf("control thread (%s): %ld cycles at 1 kHz, %ld missed deadlines (tolerance %ld), max lateness %.1f us\n",
            plant.scheduling, plant.cycles, plant.missed, tolerance, plant.max_lateness_ns / 1e3);
+    printf("missed deadlines while the host was:");
+    for (int i = 0; i < PHASES; i++) printf(" %s %ld%s", phase_names[i], plant.missed_in[i], i + 1 < PHASES ? "," : "\n");
     printf("running program: %llu polls, %llu faults (%ld seen by the loop), max poll %.1f us, mean %.1f us, "
            "watchdog overruns %llu\n",
            (unsigned long long)stats.polls, (unsigned long long)stats.faults, plant.faults, stats.max_poll_ns / 1e3,
@@ -375,5 +404,6 @@ int main(int argc, char **argv) {
     if (atomic_load(&unexpected)) { printf("FAIL: %d calls failed\n", atomic_load(&unexpected)); failed = 1; }
     if (!failed) printf("PASS: the good version went live, the broken one never reached the machine\n");
     check(wasmcell_runtime_free(rt), "runtime_free");
+    sem_destroy(&plant.cycle_done);
     return failed;
 }
