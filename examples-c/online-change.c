@@ -181,6 +181,18 @@ static void *control_loop(void *arg) {
     return NULL;
 }
 
+/* The shadow polls and the commit take locks the control thread's polls
+ * also take (briefly: the input image, the instance at the commit). If the
+ * host thread is time-shared, the kernel may preempt it while it holds one,
+ * and the real-time control thread then waits for it behind every other
+ * process of the machine: priority inversion. So the host thread runs
+ * these two steps at real-time priority too, below the control thread, and
+ * goes back to time-sharing for the slow, CPU-heavy prepare. */
+static void host_priority(int realtime) {
+    struct sched_param param = {.sched_priority = realtime ? 40 : 0};
+    pthread_setschedparam(pthread_self(), realtime ? SCHED_FIFO : SCHED_OTHER, &param); /* best effort */
+}
+
 /* Waits (on the host thread) until a control cycle after `after` has
  * finished its poll, and returns its number. */
 static long next_cycle(struct plant *plant, long after) {
@@ -239,6 +251,7 @@ static int online_change(struct plant *plant, const char *path) {
     uint64_t prev_poll = 0;
     int prev_valid = 0, shadow_polls = 0;
     atomic_store(&plant->phase, SHADOW_RUN);
+    host_priority(1);
     for (int i = 0; i < SHADOW_CYCLES; i++) {
         cycle = next_cycle(plant, cycle);
         uint8_t raw_run[OUT_SIZE], raw_shadow[OUT_SIZE];
@@ -285,6 +298,7 @@ static int online_change(struct plant *plant, const char *path) {
     /* 4. Commit or discard. The commit is made right after a control poll,
      *    so the swap (which waits for a running poll) falls between two. */
     if (!agreed) {
+        host_priority(0);
         check(wasmcell_reload_discard(reload), "reload_discard");
         wasmcell_stats after = {0};
         check(wasmcell_program_stats(conveyor, &after), "program_stats");
@@ -298,6 +312,7 @@ static int online_change(struct plant *plant, const char *path) {
     status = wasmcell_program_commit_reload(conveyor, reload);
     int64_t took = now_ns() - start;
     atomic_store(&plant->phase, RUNNING);
+    host_priority(0);
     if (!check(status, "commit_reload")) return 0;
     char notice[2048] = "";
     check(wasmcell_program_notice(conveyor, notice, sizeof notice, NULL), "program_notice");
