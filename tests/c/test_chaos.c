@@ -45,15 +45,16 @@
     X(program_signal_count) X(program_signal_info) X(program_signal_lookup)                         \
     X(program_signal_get_f64) X(program_signal_get_i64) X(program_signal_set_f64)                  \
     X(program_signal_set_i64) X(call_program) X(call_program_name) X(call_memory)                  \
-    X(call_set_error) X(last_error)
+    X(call_set_error) X(call_is_shadow) X(program_set_watchdog) X(program_set_fault_outputs)                 \
+    X(reload_shadow_poll) X(reload_read_outputs) X(reload_retain_summary) X(reload_report) X(last_error)
 
 #define AS_ENUM(n) F_##n,
 enum { FUNCTIONS(AS_ENUM) F_COUNT };
 #define AS_NAME(n) "wasmcell_" #n,
 static const char *const function_names[F_COUNT] = {FUNCTIONS(AS_NAME)};
 
-/* Statuses by number (0 .. -16) seen per function, and calls per function. */
-#define STATUS_SLOTS 17
+/* Statuses by number (0 .. -17) seen per function, and calls per function. */
+#define STATUS_SLOTS 18
 static unsigned long call_counts[F_COUNT][STATUS_SLOTS];
 static unsigned long undocumented_count = 0;
 
@@ -68,8 +69,12 @@ static unsigned long undocumented_count = 0;
 /* What the header's "Returns:" paragraph of each function lists. */
 #define ST_LOAD OK_, ARG_, HANDLE_, LIMIT_, WASMCELL_ERR_COMPILE, WASMCELL_ERR_LINK, WASMCELL_ERR_INSTANTIATE
 #define ST_LOAD_FILE ST_LOAD, FOUND_, WASMCELL_ERR_IO
+/* WATCHDOG: not in poll's own list, but wasmcell_program_set_watchdog says
+ * the polls it stops fail with it. */
 #define ST_POLL OK_, WASMCELL_ERR_TRAP, WASMCELL_ERR_BUDGET, WASMCELL_ERR_HOST, WASMCELL_ERR_GUEST_FAULT, \
-                WASMCELL_ERR_FAULTED, BUSY_, HANDLE_
+                WASMCELL_ERR_FAULTED, BUSY_, HANDLE_, WASMCELL_ERR_WATCHDOG
+#define ST_SHADOW_POLL OK_, WASMCELL_ERR_TRAP, WASMCELL_ERR_BUDGET, WASMCELL_ERR_HOST, WASMCELL_ERR_GUEST_FAULT, \
+                       WASMCELL_ERR_INSTANTIATE, WASMCELL_ERR_FAULTED, BUSY_, HANDLE_
 #define ST_RELOAD OK_, LIMIT_, WASMCELL_ERR_COMPILE, WASMCELL_ERR_LINK, WASMCELL_ERR_INSTANTIATE, BUSY_, ARG_, HANDLE_
 #define ST_RESET OK_, WASMCELL_ERR_INSTANTIATE, LIMIT_, BUSY_, HANDLE_
 #define ST_COMMIT OK_, WASMCELL_ERR_INSTANTIATE, ARG_, BUSY_, HANDLE_
@@ -333,6 +338,10 @@ static int32_t chaos_cb(void *user_data, wasmcell_call *call, const wasmcell_val
         EXPECT(call_set_error, wasmcell_call_set_error(call, NULL), ARG_);
         EXPECT(call_set_error, wasmcell_call_set_error(call, "\xff\xfe"), ARG_);
         EXPECT(call_program, wasmcell_call_program(call, NULL), ARG_);
+        int32_t shadow = -1;
+        EXPECT(call_is_shadow, wasmcell_call_is_shadow(call, &shadow), OK_);
+        CHECK(shadow == 0 || shadow == 1);
+        EXPECT(call_is_shadow, wasmcell_call_is_shadow(call, NULL), ARG_);
         break;
     }
     case 4:
@@ -608,7 +617,7 @@ static void op_reload(wasmcell_program *p, int bad) {
     size_t len;
     const struct module *m = pick_module(&len);
     wasmcell_status s;
-    switch (below(5)) {
+    switch (below(6)) {
     case 0:
     case 1:
         s = wasmcell_program_reload(p, m->bytes, !bad && chance(5) ? 0 : len);
@@ -655,6 +664,29 @@ static void op_reload(wasmcell_program *p, int bad) {
         }
         remember_stale(r);
         EXPECT_INVALID_HANDLE(reload_discard, wasmcell_reload_discard(r));
+        break;
+    }
+    case 4: { /* shadow runs and reports of a prepared reload, which another
+               * thread may commit or discard meanwhile */
+        wasmcell_reload *r = LOAD_SLOT(reload_slots, below(RELOAD_SLOTS));
+        int bad_reload = r == NULL || bad;
+        if (bad_reload) r = bad_handle(2);
+        s = wasmcell_reload_shadow_poll(r);
+        if (bad_reload) EXPECT_INVALID_HANDLE(reload_shadow_poll, s);
+        else EXPECT(reload_shadow_poll, s, ST_SHADOW_POLL);
+        uint8_t out[16];
+        s = wasmcell_reload_read_outputs(r, below(12), out, below(9));
+        if (bad_reload) EXPECT_INVALID_HANDLE(reload_read_outputs, s);
+        else EXPECT(reload_read_outputs, s, ST_QUERY);
+        size_t kept, added, dropped, retyped;
+        s = wasmcell_reload_retain_summary(r, &kept, chance(50) ? &added : NULL, &dropped, &retyped);
+        if (bad_reload) EXPECT_INVALID_HANDLE(reload_retain_summary, s);
+        else EXPECT(reload_retain_summary, s, ST_HANDLE);
+        char report[8];
+        size_t len = 0, cap = below(9);
+        s = wasmcell_reload_report(r, bad_reload || cap || chance(50) ? report : NULL, cap, &len);
+        if (bad_reload) EXPECT_INVALID_HANDLE(reload_report, s);
+        else EXPECT(reload_report, s, ST_STRING);
         break;
     }
     default: {
@@ -707,7 +739,7 @@ static void op_program(wasmcell_program *p, int bad) {
         s = wasmcell_program_fault_kind(p, bad || chance(90) ? &kind : NULL);
         if (bad) EXPECT_INVALID_HANDLE(program_fault_kind, s);
         else EXPECT(program_fault_kind, s, ST_QUERY);
-        if (s == WASMCELL_OK) CHECK(kind >= WASMCELL_FAULT_NONE && kind <= WASMCELL_FAULT_OTHER);
+        if (s == WASMCELL_OK) CHECK(kind >= WASMCELL_FAULT_NONE && kind <= WASMCELL_FAULT_WATCHDOG);
         wasmcell_stats stats;
         s = wasmcell_program_stats(p, bad || chance(90) ? &stats : NULL);
         if (bad) EXPECT_INVALID_HANDLE(program_stats, s);
@@ -738,6 +770,12 @@ static void op_program(wasmcell_program *p, int bad) {
         s = wasmcell_program_set_table_limit(p, below(1000));
         if (bad) EXPECT_INVALID_HANDLE(program_set_table_limit, s);
         else EXPECT(program_set_table_limit, s, ST_HANDLE);
+        s = wasmcell_program_set_watchdog(p, chance(30) ? 0 : (uint64_t)(50 + below(5000)) * 1000, below(4));
+        if (bad) EXPECT_INVALID_HANDLE(program_set_watchdog, s);
+        else EXPECT(program_set_watchdog, s, ST_HANDLE);
+        s = wasmcell_program_set_fault_outputs(p, !bad && chance(10) ? 5 : (int32_t)below(2));
+        if (bad) EXPECT_INVALID_HANDLE(program_set_fault_outputs, s);
+        else EXPECT(program_set_fault_outputs, s, ST_QUERY);
         break;
     case 11: {
         size_t size;
@@ -819,6 +857,8 @@ static void op_program(wasmcell_program *p, int bad) {
         EXPECT_INVALID_HANDLE(call_program_name, wasmcell_call_program_name(call, buf, sizeof buf, &len));
         EXPECT_INVALID_HANDLE(call_memory, wasmcell_call_memory(call, &data, &size));
         EXPECT_INVALID_HANDLE(call_set_error, wasmcell_call_set_error(call, "late"));
+        int32_t shadow;
+        EXPECT_INVALID_HANDLE(call_is_shadow, wasmcell_call_is_shadow(call, &shadow));
         break;
     }
     case 18: {
