@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 use wasmcell::{
-    Area, ErrorKind, FaultKind, HostCall, Limits, LogLevel, Program, ProgramState, Runtime,
-    RuntimeConfig, SignalValue, Val,
+    Area, ErrorKind, FaultKind, FaultOutputs, HostCall, Limits, LogLevel, Program, ProgramState,
+    Runtime, RuntimeConfig, SignalValue, Val,
 };
 
 /// What to run.
@@ -60,7 +60,7 @@ impl Default for Options {
             verbose: false,
             hang_seconds: 60,
             save_dir: None,
-            rss_tolerance_mib: 64,
+            rss_tolerance_mib: 32,
             progress: true,
         }
     }
@@ -395,7 +395,30 @@ const LOAD: &[ErrorKind] = &[
     Link,
     Instantiate,
 ];
-const POLL: &[ErrorKind] = &[Trap, Budget, Host, GuestFault, Faulted, Busy, InvalidHandle];
+/// Watchdog: from `Program::set_watchdog` (the C header's poll list lacks it).
+const POLL: &[ErrorKind] = &[
+    Trap,
+    Budget,
+    Host,
+    GuestFault,
+    Faulted,
+    Busy,
+    InvalidHandle,
+    Watchdog,
+];
+/// `wasmcell_reload_shadow_poll`.
+const SHADOW_POLL: &[ErrorKind] = &[
+    Trap,
+    Budget,
+    Host,
+    GuestFault,
+    Instantiate,
+    Faulted,
+    Busy,
+    InvalidHandle,
+];
+const SET_WATCHDOG: &[ErrorKind] = &[InvalidHandle];
+const SET_FAULT_OUTPUTS: &[ErrorKind] = &[InvalidArgument, InvalidHandle];
 const RESET: &[ErrorKind] = &[Instantiate, Limit, Busy, InvalidHandle];
 /// `wasmcell_program_reload` and `wasmcell_program_prepare_reload`.
 const RELOAD: &[ErrorKind] = &[
@@ -514,7 +537,7 @@ impl Iteration<'_> {
         let kind = self.status("poll", &result, POLL);
         let polled = match kind {
             None => Polled::Ok,
-            Some(k @ (Trap | Budget | Host | GuestFault)) => {
+            Some(k @ (Trap | Budget | Host | GuestFault | Watchdog)) => {
                 let fault = p.fault_kind();
                 self.count(format!("poll-fault:{fault:?}"));
                 if p.state() != ProgramState::Faulted {
@@ -801,6 +824,10 @@ fn differential(
             it.count("diff:skip-stack");
             return;
         }
+        (Err((_, message)), RawOutcome::Exhausted) if message.contains("budget") => {
+            it.count("diff:skip-budget");
+            return;
+        }
         (_, RawOutcome::Exhausted) => {
             it.count("diff:skip-guard");
             return;
@@ -1067,6 +1094,20 @@ fn body(it: &mut Iteration) {
             it.fail(format!("set_fuel({fuel}) returned {kind:?}"));
         }
     }
+    if it.rng.chance(20) {
+        // A watchdog of 20 us .. 2 ms: some polls are stopped while they run.
+        let time_ns = it.rng.pick(&[0, 20_000, 200_000, 2_000_000]);
+        let sensitivity = it.rng.range(0, 3) as u32;
+        let r = p.set_watchdog(time_ns, sensitivity);
+        it.status("set_watchdog", &r, SET_WATCHDOG);
+        let mode = if it.rng.chance(50) {
+            FaultOutputs::Hold
+        } else {
+            FaultOutputs::Defaults
+        };
+        let r = p.set_fault_outputs(mode);
+        it.status("set_fault_outputs", &r, SET_FAULT_OUTPUTS);
+    }
     if it.rng.chance(30) {
         let mut new_limits = p.limits();
         new_limits.max_memory_bytes = it.rng.pick(&[0, 64 << 10, 1 << 20, 128 << 20]);
@@ -1100,9 +1141,27 @@ fn body(it: &mut Iteration) {
             let r = p.prepare_reload(&b.bytes);
             let kind = it.status("prepare_reload", &r, RELOAD);
             expect_load(it, "prepare_reload", b.class, kind);
-            if let Ok(prepared) = r {
+            if let Ok(mut prepared) = r {
                 if it.rng.chance(50) {
                     it.poll(&p, "poll between prepare and commit");
+                }
+                // Shadow polls of the new version: nothing may reach the
+                // running program (state, poll count, published outputs).
+                let watched = |p: &Program| {
+                    let mut outputs = vec![0u8; p.image_layout().outputs.len as usize];
+                    let number = p.read_outputs(0, &mut outputs).unwrap_or(u64::MAX);
+                    (p.state(), p.fault_kind(), p.stats().polls, number, outputs)
+                };
+                let before_shadow = watched(&p);
+                for _ in 0..it.rng.range(0, 3) {
+                    let r = prepared.shadow_poll();
+                    it.status("shadow_poll", &r, SHADOW_POLL);
+                    let mut out = vec![0u8; it.rng.below(16) as usize];
+                    let r = prepared.read_outputs(it.rng.below(8) as usize, &mut out);
+                    it.status("shadow_read_outputs", &r, IMAGE_BYTES);
+                }
+                if watched(&p) != before_shadow {
+                    it.fail("a shadow poll changed the running program (state, poll count or published outputs)");
                 }
                 let before = (p.state(), p.fault_kind());
                 let r = p.commit_reload(prepared);
