@@ -434,6 +434,7 @@ test-windows-rust: windows-deps $(WIN_STANDIN)
 	@rm -f $(TARGET_DIR)/$(WIN_TARGET)/guest-tests-not-run.txt
 	env -u WASMCELL_REQUIRE_GUEST_TOOLCHAINS CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$(WINE) \
 	  $(CARGO) test --release --target $(WIN_TARGET) --no-fail-fast
+	@echo "==== Not built on Windows: tests/fuzz_smoke.rs and examples/fuzz_modules.rs (POSIX crash reporter; generator matched to wasmer 7)"
 	@if [ -s $(TARGET_DIR)/$(WIN_TARGET)/guest-tests-not-run.txt ]; then \
 	  echo "==== Rust tests NOT RUN under Wine (guest toolchains are Linux programs; the Linux leg runs them):"; \
 	  sort -u $(TARGET_DIR)/$(WIN_TARGET)/guest-tests-not-run.txt; fi
