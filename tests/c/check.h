@@ -29,6 +29,30 @@
 
 #include "wasmcell.h"
 
+#ifdef _WIN32
+#include <direct.h>
+/* mingw has no mkdtemp: the trailing XXXXXX becomes the process id and a
+ * counter, and the directory is created (with its parent, e.g. /tmp, which
+ * is \\tmp on the current drive). */
+static __attribute__((unused)) char *mkdtemp(char *template_) {
+    static unsigned counter = 0;
+    size_t n = strlen(template_);
+    if (n < 6 || strcmp(template_ + n - 6, "XXXXXX") != 0) return NULL;
+    char *slash = strrchr(template_, '/');
+    if (slash != NULL && slash != template_) {
+        *slash = 0;
+        _mkdir(template_);
+        *slash = '/';
+    }
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(template_ + n - 6, 7, "%06lu",
+                 (unsigned long)((GetCurrentProcessId() * 131u + counter++) % 1000000u));
+        if (_mkdir(template_) == 0) return template_;
+    }
+    return NULL;
+}
+#endif
+
 /* Prints why a test (or a part of one) does not run on Windows; used instead
  * of leaving it out silently. */
 #define SKIP_ON_WINDOWS(reason) printf("  skipped on Windows: %s\n", reason)
