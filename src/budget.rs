@@ -131,7 +131,8 @@ pub(crate) fn function_costs(wasm: &[u8]) -> Vec<Arc<[u64]>> {
                 | Operator::Try { .. }
                 | Operator::TryTable { .. } => open_is_loop.push(false),
                 Operator::End => {
-                    if open_is_loop.pop() == Some(true) {
+                    let closes_a_loop = open_is_loop.pop() == Some(true);
+                    if closes_a_loop {
                         open_loops.pop();
                     }
                 }
