@@ -162,7 +162,7 @@ C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/h
 # plain, under AddressSanitizer and under valgrind memcheck in test-c.
 C_TESTS    := $(BUILD)/test_runtime $(BUILD)/test_program $(BUILD)/test_host $(BUILD)/test_image \
               $(BUILD)/test_swap $(BUILD)/test_threads $(BUILD)/test_signals $(BUILD)/test_sandbox $(BUILD)/test_online \
-              $(BUILD)/test_chaos
+              $(BUILD)/test_chaos $(BUILD)/test_labview_pattern
 
 examples: lib $(C_EXAMPLES)
 
@@ -356,3 +356,96 @@ lint:
 clean:
 	rm -rf $(BUILD)
 	$(CARGO) clean
+
+# ---- Windows: wasmcell.dll cross-built with mingw, tested under Wine ------------
+
+# make windows       build/windows/wasmcell.dll and its import library
+#                    libwasmcell.dll.a (x86_64-pc-windows-gnu, wasmer 6.1.0)
+# make test-windows  the Rust suite (cargo's target runner is Wine), the C
+#                    suites and the demo cross-built against the DLL, under Wine
+#
+# Needs x86_64-w64-mingw32-gcc, wine and the x86_64-pc-windows-gnu Rust
+# target (scripts/install-deps --windows installs them). Wine runs in a
+# project-local prefix. Wine 8.0 lacks bcryptprimitives.dll (ProcessPrng,
+# imported by every Rust >= 1.78 Windows binary): a stand-in built from
+# tests/windows/bcryptprimitives.c is placed beside the test executables
+# only, never in build/windows/.
+.PHONY: windows test-windows test-windows-rust test-windows-c windows-deps
+WIN_TARGET  := x86_64-pc-windows-gnu
+WIN_CC      ?= x86_64-w64-mingw32-gcc
+WIN_OBJDUMP ?= x86_64-w64-mingw32-objdump
+WINE        ?= wine
+WIN_REL     := $(TARGET_DIR)/$(WIN_TARGET)/release
+WIN_OUT     := $(BUILD)/windows
+WIN_TESTDIR := $(BUILD)/windows-tests
+WIN_CFLAGS  := -O2 -g -Wall -Wextra -Werror -std=gnu11 -Iinclude
+WIN_STANDIN := $(WIN_TESTDIR)/bcryptprimitives.dll
+export WINEPREFIX ?= $(CURDIR)/$(BUILD)/wineprefix
+export WINEDEBUG  ?= -all
+# No Mono or Gecko install prompts when the prefix is created.
+export WINEDLLOVERRIDES ?= mscoree,mshtml=
+# DLLs wasmcell.dll may import: Windows system DLLs only, so LabVIEW can load
+# it from any folder (no mingw runtime such as libgcc_s or libwinpthread).
+WIN_SYSTEM_DLLS := kernel32.dll ntdll.dll advapi32.dll bcrypt.dll bcryptprimitives.dll \
+                   ws2_32.dll userenv.dll msvcrt.dll ucrtbase.dll shell32.dll ole32.dll \
+                   oleaut32.dll user32.dll psapi.dll dbghelp.dll synchronization.dll \
+                   secur32.dll crypt32.dll
+C_WIN_TESTS := $(patsubst tests/c/%.c,$(WIN_TESTDIR)/%.exe,$(wildcard tests/c/test_*.c))
+
+windows-deps:
+	@command -v $(WIN_CC) >/dev/null && command -v $(WINE) >/dev/null && \
+	  rustc --print target-libdir --target $(WIN_TARGET) 2>/dev/null | xargs -r test -d || \
+	  { echo "the Windows leg needs mingw, Wine and the $(WIN_TARGET) Rust target: run 'scripts/install-deps --windows'"; exit 1; }
+
+windows: windows-deps
+	$(CARGO) build --release --lib --target $(WIN_TARGET)
+	@mkdir -p $(WIN_OUT)
+	cp $(WIN_REL)/wasmcell.dll $(WIN_REL)/libwasmcell.dll.a include/wasmcell.h $(WIN_OUT)/
+	@bad=$$($(WIN_OBJDUMP) -p $(WIN_OUT)/wasmcell.dll | sed -n 's/^[[:space:]]*DLL Name: //p' | tr 'A-Z' 'a-z' | \
+	  while read -r dll; do case "$$dll" in api-ms-win-*) continue;; esac; \
+	    case " $(WIN_SYSTEM_DLLS) " in *" $$dll "*) ;; *) echo "$$dll";; esac; done); \
+	  if [ -n "$$bad" ]; then echo "wasmcell.dll imports non-system DLLs: $$bad"; exit 1; fi; \
+	  echo "$(WIN_OUT)/wasmcell.dll imports system DLLs only:" \
+	    $$($(WIN_OBJDUMP) -p $(WIN_OUT)/wasmcell.dll | sed -n 's/^[[:space:]]*DLL Name: //p' | tr '\n' ' ')
+
+$(WIN_STANDIN): tests/windows/bcryptprimitives.c
+	@mkdir -p $(WIN_TESTDIR)
+	$(WIN_CC) -O2 -Wall -Wextra -Werror -shared $< -o $@ -ladvapi32
+
+# The tests link against the import library; the demo links against the
+# DLL itself, as a client with only wasmcell.h and wasmcell.dll would.
+$(WIN_TESTDIR)/test_%.exe: tests/c/test_%.c tests/c/check.h include/wasmcell.h windows
+	@mkdir -p $(WIN_TESTDIR)
+	$(WIN_CC) $(WIN_CFLAGS) $< -o $@ $(WIN_OUT)/libwasmcell.dll.a -static -lpthread
+
+$(WIN_TESTDIR)/demo.exe: examples-c/demo.c include/wasmcell.h windows
+	@mkdir -p $(WIN_TESTDIR)
+	$(WIN_CC) $(WIN_CFLAGS) $< -o $@ $(WIN_OUT)/wasmcell.dll -static -lpthread
+
+test-windows: test-windows-rust test-windows-c
+
+# cargo runs each test executable with Wine. The stand-in DLL goes beside
+# them (target/.../deps). Tests that build guests with the Linux rustc or
+# clang cannot reach them from inside Wine: they say NOT RUN here and run in
+# the Linux leg (hence WASMCELL_REQUIRE_GUEST_TOOLCHAINS is unset).
+test-windows-rust: windows-deps $(WIN_STANDIN)
+	$(CARGO) test --release --target $(WIN_TARGET) --no-run
+	@mkdir -p $(WIN_REL)/deps && cp $(WIN_STANDIN) $(WIN_REL)/deps/
+	@rm -f $(TARGET_DIR)/$(WIN_TARGET)/guest-tests-not-run.txt
+	env -u WASMCELL_REQUIRE_GUEST_TOOLCHAINS CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$(WINE) \
+	  $(CARGO) test --release --target $(WIN_TARGET) --no-fail-fast
+	@echo "==== Not built on Windows: tests/fuzz_smoke.rs and examples/fuzz_modules.rs (POSIX crash reporter; generator matched to wasmer 7)"
+	@if [ -s $(TARGET_DIR)/$(WIN_TARGET)/guest-tests-not-run.txt ]; then \
+	  echo "==== Rust tests NOT RUN under Wine (guest toolchains are Linux programs; the Linux leg runs them):"; \
+	  sort -u $(TARGET_DIR)/$(WIN_TARGET)/guest-tests-not-run.txt; fi
+
+test-windows-c: windows $(WIN_STANDIN) $(C_WIN_TESTS) $(WIN_TESTDIR)/demo.exe guests
+	cp $(WIN_OUT)/wasmcell.dll $(WIN_TESTDIR)/
+	@failed=""; for t in $(C_WIN_TESTS); do \
+	  echo "== $$(basename $$t) under Wine"; \
+	  $(WINE) $$t tests/fixtures || failed="$$failed $$(basename $$t)"; \
+	done; \
+	echo "== demo.exe under Wine"; \
+	$(WINE) $(WIN_TESTDIR)/demo.exe $(GUESTS) || failed="$$failed demo.exe"; \
+	if [ -n "$$failed" ]; then echo "Windows C suite FAILED:$$failed"; exit 1; fi; \
+	echo "Windows C suite: every binary and the demo passed under Wine"

@@ -29,6 +29,11 @@
  *   first time guest code runs and chains to handlers installed before it. A
  *   host that installs its own handlers must do so before creating the first
  *   runtime, and must not reset them afterwards.
+ * - Windows (wasmcell.dll, 64-bit Windows 10 or later: it imports ProcessPrng
+ *   from bcryptprimitives.dll): the C convention of x64; guest traps are
+ *   caught with a vectored exception handler instead of signal handlers; the
+ *   engine is wasmer 6.1.0, so the stack size is per process rather than per
+ *   program and compile priority is not applied (README, "Windows / LabVIEW").
  * - Limits: every poll runs under a finite instruction budget; memory, stack
  *   and module size are bounded. A faulting program is stopped with a status;
  *   the host and the other programs keep running.

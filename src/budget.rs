@@ -26,15 +26,22 @@
 //! operator count: about 2 ns per unit in the worst family measured
 //! (`tests/budget_time.rs`, `docs/guest-abi.md`).
 //!
+//! The costs are computed before compiling, by a scan of the code section
+//! ([`function_costs`]); the middleware then rewrites each function operator
+//! by operator, keeping none of them, which is sound with either engine
+//! release (see `crate::engine::OperatorRewriter`).
+//!
 //! The counter is a mutable i64 global appended to the module. It is set before
 //! every poll through a cached `Global` handle (no export lookup in the hot path)
 //! and may go negative exactly once: the check right after the charge then
 //! executes `unreachable`, and the host recognises budget exhaustion from the
 //! negative counter.
 
-use std::sync::Mutex;
-use wasmer::sys::{FunctionMiddleware, MiddlewareError, MiddlewareReaderState, ModuleMiddleware};
-use wasmer::wasmparser::{BlockType, Operator};
+use crate::engine::{
+    MiddlewareError, MiddlewareReaderState, ModuleInfo, ModuleRewriter, OperatorRewriter,
+};
+use std::sync::{Arc, Mutex};
+use wasmer::wasmparser::{BlockType, Operator, Parser, Payload};
 use wasmer::{ExportIndex, GlobalInit, GlobalType, LocalFunctionIndex, Mutability, Type};
 
 /// The export name under which the budget counter global is reachable.
@@ -56,28 +63,92 @@ const BYTES_PER_UNIT_SHIFT: i64 = 3;
 pub(crate) const IMPORT_CALL_UNITS: u64 = 32;
 
 /// Module middleware that injects the budget checks. One instance per module
-/// compilation: it records the index of the global it added.
+/// compilation: it holds the module's costs and records the index of the
+/// global it added.
 #[derive(Debug)]
 pub(crate) struct BudgetMiddleware {
     /// The counter's initial value: the budget of the start function.
     initial_fuel: u64,
+    /// The costs of each defined function, from [`function_costs`].
+    costs: Vec<Arc<[u64]>>,
     fuel_global: Mutex<Option<u32>>,
 }
 
 impl BudgetMiddleware {
-    pub(crate) fn new(initial_fuel: u64) -> Self {
+    /// The middleware for compiling `wasm` (a module that has passed
+    /// `check_module_shape`).
+    pub(crate) fn new(initial_fuel: u64, wasm: &[u8]) -> Self {
         Self {
             initial_fuel,
+            costs: function_costs(wasm),
             fuel_global: Mutex::new(None),
         }
     }
 }
 
-impl ModuleMiddleware for BudgetMiddleware {
-    fn generate_function_middleware<'a>(
-        &self,
-        _: LocalFunctionIndex,
-    ) -> Box<dyn FunctionMiddleware<'a> + 'a> {
+/// The cost charged at the entry of each defined function and at each of its
+/// loop headers, in order of appearance (index 0 is the function itself,
+/// index k its k-th `loop`): the operators of the function (without its own
+/// final `end`) that lie outside every loop, and for each loop the operators
+/// inside it but outside its nested loops. One linear pass over the code
+/// section; O(1) per operator however deep the body nests. A body that does
+/// not parse gets no entry (the compiler rejects the module anyway).
+pub(crate) fn function_costs(wasm: &[u8]) -> Vec<Arc<[u64]>> {
+    let mut functions = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Ok(payload) = payload else { break };
+        let Payload::CodeSectionEntry(body) = payload else {
+            continue;
+        };
+        let Ok(mut operators) = body.get_operators_reader() else {
+            break;
+        };
+        let mut costs = vec![0u64];
+        // For each open block, whether it is a loop; and the cost slots of
+        // the open loops, innermost last.
+        let mut open_is_loop: Vec<bool> = Vec::new();
+        let mut open_loops: Vec<usize> = Vec::new();
+        let mut complete = false;
+        while !operators.eof() {
+            let Ok(operator) = operators.read() else {
+                break;
+            };
+            if matches!(operator, Operator::End) && open_is_loop.is_empty() {
+                // The function's own `end`: not charged.
+                complete = true;
+                break;
+            }
+            let slot = open_loops.last().copied().unwrap_or(0);
+            costs[slot] += 1;
+            match operator {
+                Operator::Loop { .. } => {
+                    costs.push(0);
+                    open_loops.push(costs.len() - 1);
+                    open_is_loop.push(true);
+                }
+                Operator::Block { .. }
+                | Operator::If { .. }
+                | Operator::Try { .. }
+                | Operator::TryTable { .. } => open_is_loop.push(false),
+                Operator::End => {
+                    let closes_a_loop = open_is_loop.pop() == Some(true);
+                    if closes_a_loop {
+                        open_loops.pop();
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !complete {
+            break;
+        }
+        functions.push(Arc::from(costs));
+    }
+    functions
+}
+
+impl ModuleRewriter for BudgetMiddleware {
+    fn function(&self, index: LocalFunctionIndex) -> Box<dyn OperatorRewriter> {
         let fuel_global = self
             .fuel_global
             .lock()
@@ -86,15 +157,13 @@ impl ModuleMiddleware for BudgetMiddleware {
         Box::new(FunctionBudget {
             fuel_global,
             length_global: fuel_global + 1,
-            depth: 0,
-            body: Vec::new(),
+            costs: self.costs.get(index.as_u32() as usize).cloned(),
+            started: false,
+            loops_seen: 0,
         })
     }
 
-    fn transform_module_info(
-        &self,
-        module_info: &mut wasmer::ModuleInfo,
-    ) -> Result<(), MiddlewareError> {
+    fn transform_module_info(&self, module_info: &mut ModuleInfo) -> Result<(), MiddlewareError> {
         let index = module_info
             .globals
             .push(GlobalType::new(Type::I64, Mutability::Var));
@@ -128,51 +197,31 @@ impl ModuleMiddleware for BudgetMiddleware {
     }
 }
 
-/// Buffers one function body, then re-emits it with checks at the function
-/// entry and at every loop header (the loop body sizes are only known once the
-/// whole body has been seen).
+/// Rewrites one function body: the entry charge before its first operator,
+/// a loop's charge right after each `loop`, a length charge before each bulk
+/// operator.
 #[derive(Debug)]
-struct FunctionBudget<'a> {
+struct FunctionBudget {
     fuel_global: u32,
     /// Where the length operand of a bulk operator is parked while it is charged.
     length_global: u32,
-    depth: usize,
-    body: Vec<Operator<'a>>,
+    /// This function's costs (see [`function_costs`]); `None` if the scan
+    /// found no body for it, which fails the compile.
+    costs: Option<Arc<[u64]>>,
+    /// Whether the entry charge has been emitted.
+    started: bool,
+    /// The `loop` operators passed so far.
+    loops_seen: usize,
 }
 
-impl FunctionBudget<'_> {
-    /// Cost charged at the function entry and at each loop header, in order of
-    /// appearance (index 0 is the function itself, index k the k-th loop).
-    fn costs(&self) -> Vec<u64> {
-        let mut costs = vec![0u64];
-        // For each open block, whether it is a loop; and the cost slots of
-        // the open loops, innermost last. Both are O(1) per operator, so the
-        // pass is linear in the body however deep it nests.
-        let mut open_is_loop: Vec<bool> = Vec::new();
-        let mut open_loops: Vec<usize> = Vec::new();
-        for operator in &self.body {
-            let slot = open_loops.last().copied().unwrap_or(0);
-            costs[slot] += 1;
-            match operator {
-                Operator::Loop { .. } => {
-                    costs.push(0);
-                    open_loops.push(costs.len() - 1);
-                    open_is_loop.push(true);
-                }
-                Operator::Block { .. }
-                | Operator::If { .. }
-                | Operator::Try { .. }
-                | Operator::TryTable { .. } => open_is_loop.push(false),
-                Operator::End => {
-                    let closes_a_loop = open_is_loop.pop() == Some(true);
-                    if closes_a_loop {
-                        open_loops.pop();
-                    }
-                }
-                _ => {}
-            }
-        }
-        costs
+impl FunctionBudget {
+    /// The cost of slot `slot` (0: the function entry, k: the k-th loop).
+    fn cost(&self, slot: usize) -> u64 {
+        self.costs
+            .as_deref()
+            .and_then(|costs| costs.get(slot))
+            .copied()
+            .unwrap_or(1)
     }
 
     fn charge(&self, cost: u64, state: &mut MiddlewareReaderState<'_>) {
@@ -237,51 +286,38 @@ impl FunctionBudget<'_> {
     }
 }
 
-impl<'a> FunctionMiddleware<'a> for FunctionBudget<'a> {
-    fn feed(
+impl OperatorRewriter for FunctionBudget {
+    fn rewrite<'a>(
         &mut self,
         operator: Operator<'a>,
         state: &mut MiddlewareReaderState<'a>,
     ) -> Result<(), MiddlewareError> {
+        if self.costs.is_none() {
+            return Err(MiddlewareError::new(
+                "wasmcell budget",
+                "a function body that the budget scan could not read",
+            ));
+        }
+        if !self.started {
+            self.started = true;
+            self.charge(self.cost(0), state);
+        }
+        // Bulk operators: the length is the top operand.
         match operator {
-            Operator::Block { .. }
-            | Operator::Loop { .. }
-            | Operator::If { .. }
-            | Operator::Try { .. }
-            | Operator::TryTable { .. } => self.depth += 1,
-            Operator::End => {
-                if self.depth == 0 {
-                    // The function's own `end`: emit the instrumented body.
-                    let costs = self.costs();
-                    let mut loops = costs.iter().skip(1);
-                    self.charge(costs[0], state);
-                    for op in std::mem::take(&mut self.body) {
-                        let is_loop = matches!(op, Operator::Loop { .. });
-                        // Bulk operators: the length is the top operand.
-                        match op {
-                            Operator::MemoryFill { .. }
-                            | Operator::MemoryCopy { .. }
-                            | Operator::MemoryInit { .. } => {
-                                self.charge_length(BYTES_PER_UNIT_SHIFT, state)
-                            }
-                            Operator::TableFill { .. }
-                            | Operator::TableCopy { .. }
-                            | Operator::TableInit { .. } => self.charge_length(0, state),
-                            _ => {}
-                        }
-                        state.push_operator(op);
-                        if is_loop {
-                            self.charge(*loops.next().unwrap_or(&1), state);
-                        }
-                    }
-                    state.push_operator(operator);
-                    return Ok(());
-                }
-                self.depth -= 1;
-            }
+            Operator::MemoryFill { .. }
+            | Operator::MemoryCopy { .. }
+            | Operator::MemoryInit { .. } => self.charge_length(BYTES_PER_UNIT_SHIFT, state),
+            Operator::TableFill { .. }
+            | Operator::TableCopy { .. }
+            | Operator::TableInit { .. } => self.charge_length(0, state),
             _ => {}
         }
-        self.body.push(operator);
+        let is_loop = matches!(operator, Operator::Loop { .. });
+        state.push_operator(operator);
+        if is_loop {
+            self.loops_seen += 1;
+            self.charge(self.cost(self.loops_seen), state);
+        }
         Ok(())
     }
 }

@@ -56,8 +56,9 @@ fn cache_key(wasm: &[u8], limits: &Limits) -> String {
 /// wasmer version, or for another machine, is foreign and recompiled.
 fn artifact_header(key: &str) -> String {
     format!(
-        "wasmcell={} wasmer=7.4.2 target={}-{} key={key}\n",
+        "wasmcell={} wasmer={} target={}-{} key={key}\n",
         env!("CARGO_PKG_VERSION"),
+        crate::engine::WASMER_VERSION,
         std::env::consts::ARCH,
         std::env::consts::OS
     )
@@ -150,7 +151,7 @@ impl ModuleCache {
             }
         };
         let module = validate_artifact(&contents, key).and_then(|artifact| {
-            let engine = engine_for(limits, settings);
+            let engine = engine_for(limits, settings, &[]);
             // SAFETY: deserializing loads native code. The artifact is only
             // used when its header names this wasmcell and wasmer version,
             // this machine's target and this exact cache key, and its SHA-256

@@ -4,6 +4,7 @@
 //! not take the control thread's core.
 
 use crate::budget::BudgetMiddleware;
+use crate::engine::Middleware;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{check_module_shape, LimitingTunables, Limits};
 use std::borrow::Cow;
@@ -154,13 +155,17 @@ fn lower_this_threads_priority() {
     let _ = BACKGROUND_NICE;
 }
 
-/// An engine for one module: cranelift with the budget middleware (which
-/// records the index of the global it adds, so it serves one module only)
-/// and tunables carrying the stack size.
-pub(crate) fn engine_for(limits: &Limits, settings: CompileSettings) -> Engine {
+/// An engine for one module, `wasm` (empty when the engine only
+/// deserializes a compiled module): cranelift with the budget middleware
+/// (which holds that module's costs and records the index of the global it
+/// adds, so it serves one module only) and tunables carrying the stack size.
+pub(crate) fn engine_for(limits: &Limits, settings: CompileSettings, wasm: &[u8]) -> Engine {
     let mut compiler = Cranelift::default();
     compiler.num_threads(settings.threads);
-    compiler.push_middleware(Arc::new(BudgetMiddleware::new(limits.fuel_per_poll)));
+    compiler.push_middleware(Arc::new(Middleware(BudgetMiddleware::new(
+        limits.fuel_per_poll,
+        wasm,
+    ))));
     let mut engine = EngineBuilder::new(compiler)
         .set_features(Some(enabled_features()))
         .engine();
@@ -174,7 +179,7 @@ pub(crate) fn compile_wasm(
     limits: &Limits,
     settings: CompileSettings,
 ) -> Result<CompiledModule> {
-    let engine = engine_for(limits, settings);
+    let engine = engine_for(limits, settings, wasm);
     let compiled = on_compile_thread(settings, || Module::new(&engine, wasm));
     let module = compiled.map_err(|e| {
         let text = e.to_string();
@@ -275,7 +280,7 @@ pub(crate) fn warm_up_process() {
             background: false,
             ..CompileSettings::default()
         };
-        let engine = engine_for(&limits, settings);
+        let engine = engine_for(&limits, settings, WARM_UP_MODULE);
         let Ok(module) = Module::new(&engine, WARM_UP_MODULE) else {
             return;
         };

@@ -216,7 +216,7 @@ struct OwnStack(bool);
 impl OwnStack {
     fn enter(exact: bool) -> Self {
         if exact {
-            wasmer::sys::vm::drain_stack_pool();
+            crate::engine::drain_stack_pool();
         }
         Self(exact)
     }
@@ -225,7 +225,7 @@ impl OwnStack {
 impl Drop for OwnStack {
     fn drop(&mut self) {
         if self.0 {
-            wasmer::sys::vm::drain_stack_pool();
+            crate::engine::drain_stack_pool();
         }
     }
 }
@@ -244,14 +244,7 @@ unsafe impl Send for FuelCounter {}
 impl FuelCounter {
     /// The storage of `global`, an i64 global defined by the instance in `store`.
     fn of(store: &mut Store, global: &Global) -> Option<Self> {
-        let wasmer::sys::vm::VMExtern::Global(handle) = wasmer::Extern::Global(global.clone())
-            .to_vm_extern()
-            .unwrap_sys()
-        else {
-            return None;
-        };
-        let objects = store.objects_mut().as_sys();
-        Some(Self(handle.get(objects).vmglobal()))
+        crate::engine::global_definition(store, global).map(Self)
     }
 
     /// The counter as an atomic: besides the polling thread, the watchdog

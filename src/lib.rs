@@ -9,6 +9,7 @@ mod builtins;
 pub mod cache;
 pub mod clock;
 mod compile;
+mod engine;
 pub mod error;
 pub mod fault;
 pub mod ffi;

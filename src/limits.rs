@@ -185,7 +185,7 @@ pub(crate) struct LimitingTunables {
 impl LimitingTunables {
     pub(crate) fn new(stack_bytes: u64) -> Self {
         Self {
-            base: BaseTunables::default(),
+            base: crate::engine::base_tunables(),
             vm_config: VMConfig {
                 wasm_stack_size: Some(clamp_stack(stack_bytes)),
             },
@@ -303,7 +303,7 @@ pub(crate) fn check_module_shape(wasm: &[u8], limits: &Limits) -> crate::Result<
         let Ok(payload) = payload else { break };
         match payload {
             Payload::ImportSection(reader) => {
-                for import in reader.into_imports().flatten() {
+                for import in crate::engine::imports(reader).flatten() {
                     imports += 1;
                     match import.ty {
                         TypeRef::Func(_) => functions += 1,

@@ -172,16 +172,7 @@ fn unload_releases_prepared_reloads() {
             (start $touch)
             (func (export "poll")))"#;
         let prepared = program.prepare_reload(heavy).unwrap();
-        let resident = || {
-            let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-            statm
-                .split_whitespace()
-                .nth(1)
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-                * 4096
-        };
+        let resident = common::resident_bytes;
         let before = resident();
         program.unload().unwrap();
         let after = resident();

@@ -11,16 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use wasmcell::{ErrorKind, FaultKind, LogLevel, Program, Runtime};
 
-/// Resident memory of this process in bytes (Linux), for "nothing was allocated".
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
+use common::resident_bytes;
 
 fn healthy(rt: &Runtime) -> Program {
     rt.load(
@@ -61,6 +52,10 @@ fn under_ulimit() -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "skipped on Windows: ulimit -v needs a POSIX shell and RLIMIT_AS"
+)]
 fn table_grow_bomb_under_a_virtual_memory_limit() {
     // Two memories reserve ~12 GiB of address space; 16 GB of table would not fit.
     rerun_under_ulimit(
@@ -335,6 +330,10 @@ fn nested_loops_are_charged_correctly() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "skipped on Windows: ulimit -v needs a POSIX shell and RLIMIT_AS"
+)]
 fn address_space_exhaustion_under_a_virtual_memory_limit() {
     // 3 GiB: too little for one memory reservation (4 GiB + guard).
     rerun_under_ulimit("exhausted_address_space_is_a_limit", 3 << 20);

@@ -16,15 +16,16 @@ use wasmcell::{HostCall, LogLevel, Program, Runtime, Val};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    /// Per thread, so tests measuring at the same time do not count each
+    /// other's allocations.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn count() {
     if COUNTING.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
     }
 }
 
@@ -50,20 +51,40 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Allocations the engine itself may make in the 1000 measured polls: none
+/// with wasmer 7. wasmer 6.1 (the Windows engine) keeps guest-call stacks
+/// in a process-wide crossbeam `SegQueue`, which allocates a new 31-slot
+/// block every 31 pushes: one small allocation per 31 guest calls of the
+/// whole process, outside wasmcell's control (documented in README.md,
+/// "Windows / LabVIEW"). This thread makes about 32 of them alone and more
+/// while other tests poll; a per-poll allocation (1000) still fails.
+const ENGINE_ALLOCATIONS: u64 = if cfg!(windows) { 100 } else { 0 };
+
+/// Asserts that the measured polls allocated nothing beyond the engine's own.
+#[track_caller]
+// `<= 0` off Windows, where ENGINE_ALLOCATIONS is 0: the same check as `== 0`.
+#[allow(clippy::absurd_extreme_comparisons)]
+fn assert_no_allocations(allocations: u64) {
+    assert!(
+        allocations <= ENGINE_ALLOCATIONS,
+        "{allocations} allocations in 1000 steady polls (the engine's own: at most {ENGINE_ALLOCATIONS})"
+    );
+}
+
 /// Allocations made by `polls` steady polls of `program` (after warm-up).
 fn allocations_per_poll(program: &Program, mut between: impl FnMut()) -> u64 {
     for _ in 0..20 {
         between();
         program.poll().unwrap();
     }
-    ALLOCATIONS.store(0, Ordering::SeqCst);
+    ALLOCATIONS.with(|n| n.set(0));
     COUNTING.with(|c| c.set(true));
     for _ in 0..1000 {
         between();
         program.poll().unwrap();
     }
     COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::SeqCst)
+    ALLOCATIONS.with(Cell::get)
 }
 
 /// A runtime whose log sink counts lines without allocating.
@@ -84,7 +105,7 @@ fn an_empty_poll_allocates_nothing() {
     let program = rt
         .load("empty", br#"(module (func (export "poll")))"#)
         .unwrap();
-    assert_eq!(allocations_per_poll(&program, || {}), 0);
+    assert_no_allocations(allocations_per_poll(&program, || {}));
 }
 
 #[test]
@@ -99,7 +120,7 @@ fn a_poll_with_a_process_image_allocates_nothing() {
         program.write_inputs(8, &[1]).unwrap();
         program.read_outputs(0, &mut outputs).unwrap();
     });
-    assert_eq!(allocations, 0);
+    assert_no_allocations(allocations);
     assert_eq!(outputs[0], 1, "the conveyor ran");
 }
 
@@ -124,7 +145,7 @@ fn print_log_and_wasi_output_into_a_host_sink_allocate_nothing() {
                 (drop (call $w (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 32)))))"#,
         )
         .unwrap();
-    assert_eq!(allocations_per_poll(&program, || {}), 0);
+    assert_no_allocations(allocations_per_poll(&program, || {}));
     assert_eq!(lines.load(Ordering::Relaxed), 4 * 1020);
 }
 
@@ -172,7 +193,7 @@ fn scalar_and_buffer_host_callbacks_allocate_nothing() {
                 (drop (call $send (i32.const 0) (i32.const 8)))))"#,
         )
         .unwrap();
-    assert_eq!(allocations_per_poll(&program, || {}), 0);
+    assert_no_allocations(allocations_per_poll(&program, || {}));
 }
 
 #[test]
@@ -185,5 +206,8 @@ fn the_counter_sees_an_allocation_in_the_loop() {
     let allocations = allocations_per_poll(&program, || {
         std::hint::black_box(Box::new(1u64));
     });
-    assert_eq!(allocations, 1000);
+    assert!(
+        (1000..=1000 + ENGINE_ALLOCATIONS).contains(&allocations),
+        "{allocations} allocations for 1000 boxes"
+    );
 }

@@ -23,8 +23,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 
 #include "wasmcell.h"
+
+#ifdef _WIN32
+#include <direct.h>
+/* mingw has no mkdtemp: the trailing XXXXXX becomes the process id and a
+ * counter, and the directory is created (with its parent, e.g. /tmp, which
+ * is \\tmp on the current drive). */
+static __attribute__((unused)) char *mkdtemp(char *template_) {
+    static unsigned counter = 0;
+    size_t n = strlen(template_);
+    if (n < 6 || strcmp(template_ + n - 6, "XXXXXX") != 0) return NULL;
+    char *slash = strrchr(template_, '/');
+    if (slash != NULL && slash != template_) {
+        *slash = 0;
+        _mkdir(template_);
+        *slash = '/';
+    }
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(template_ + n - 6, 7, "%06lu",
+                 (unsigned long)((GetCurrentProcessId() * 131u + counter++) % 1000000u));
+        if (_mkdir(template_) == 0) return template_;
+    }
+    return NULL;
+}
+#endif
+
+/* Prints why a test (or a part of one) does not run on Windows; used instead
+ * of leaving it out silently. */
+#define SKIP_ON_WINDOWS(reason) printf("  skipped on Windows: %s\n", reason)
 
 #define TEST_UNUSED __attribute__((unused))
 
@@ -120,6 +151,27 @@ static void test_timeout_(int sig) {
     _exit(3);
 }
 
+#ifdef _WIN32
+/* Windows has no SIGALRM: a one-shot timer-queue timer plays alarm(). */
+static HANDLE test_timer_ = NULL;
+static VOID CALLBACK test_timer_fired_(PVOID param, BOOLEAN fired) {
+    (void)param;
+    (void)fired;
+    test_timeout_(0);
+}
+static void test_alarm_(unsigned seconds) {
+    if (test_timer_ != NULL) {
+        DeleteTimerQueueTimer(NULL, test_timer_, NULL);
+        test_timer_ = NULL;
+    }
+    if (seconds > 0)
+        CreateTimerQueueTimer(&test_timer_, NULL, test_timer_fired_, NULL, seconds * 1000u, 0,
+                              WT_EXECUTEONLYONCE);
+}
+#else
+static void test_alarm_(unsigned seconds) { alarm(seconds); }
+#endif
+
 static const char *fixtures_dir = "tests/fixtures";
 
 static TEST_UNUSED void test_begin(const char *suite, int argc, char **argv) {
@@ -127,7 +179,9 @@ static TEST_UNUSED void test_begin(const char *suite, int argc, char **argv) {
     if (argc > 1 && argv[1][0] != 0) fixtures_dir = argv[1];
     if (argc > 2) test_filter = argv[2];
     setvbuf(stdout, NULL, _IOLBF, 0);
+#ifndef _WIN32
     signal(SIGALRM, test_timeout_);
+#endif
     printf("%s (fixtures: %s)\n", suite, fixtures_dir);
 }
 
@@ -136,9 +190,9 @@ static TEST_UNUSED void run_test_(const char *name, void (*fn)(void)) {
     int failures_before = __atomic_load_n(&check_failures, __ATOMIC_SEQ_CST);
     int checks_before = __atomic_load_n(&check_count, __ATOMIC_SEQ_CST);
     current_test = name;
-    alarm(TEST_TIMEOUT_SECONDS);
+    test_alarm_(TEST_TIMEOUT_SECONDS);
     fn();
-    alarm(0);
+    test_alarm_(0);
     int failed = __atomic_load_n(&check_failures, __ATOMIC_SEQ_CST) - failures_before;
     int checks = __atomic_load_n(&check_count, __ATOMIC_SEQ_CST) - checks_before;
     tests_run++;

@@ -541,6 +541,11 @@ static int close_to(int64_t a, int64_t b) {
  * ascending order: wasmer reuses a thread's last coroutine stack when it is
  * at least as large as the one asked for (see the next test). */
 static void test_stack_size_is_clamped(void) {
+#ifdef _WIN32
+    SKIP_ON_WINDOWS("per-program stack sizes are not exact with wasmer 6.1, which reuses any pooled stack "
+                    "whatever its size (README, Windows / LabVIEW)");
+    return;
+#endif
     int64_t zero = recursion_depth(0);
     int64_t one = recursion_depth(1);
     int64_t at_min = recursion_depth(8 << 10);
@@ -565,6 +570,11 @@ static void test_stack_size_is_clamped(void) {
  * program with the default 512 KiB stack must not recurse as deep as one
  * with 100 MiB that ran earlier (nor one with 8 KiB as deep as 512 KiB). */
 static void test_stack_size_does_not_depend_on_earlier_programs(void) {
+#ifdef _WIN32
+    SKIP_ON_WINDOWS("per-program stack sizes are not exact with wasmer 6.1, which reuses any pooled stack "
+                    "whatever its size (README, Windows / LabVIEW)");
+    return;
+#endif
     int64_t large = recursion_depth(100ull << 20);
     int64_t default_after_large = recursion_depth(512 << 10);
     int64_t small_after_default = recursion_depth(8 << 10);
@@ -696,8 +706,17 @@ static int count_files(const char *dir) {
 }
 
 static void test_cache_dir_and_stats(void) {
+#ifdef _WIN32
+    /* No mkdtemp: a directory named after the process in the temp folder. */
+    char dir[MAX_PATH + 64];
+    char temp[MAX_PATH + 1];
+    CHECK(GetTempPathA(sizeof temp, temp) > 0);
+    snprintf(dir, sizeof dir, "%swasmcell-c-cache-%lu", temp, (unsigned long)GetCurrentProcessId());
+    CHECK(CreateDirectoryA(dir, NULL) || GetLastError() == ERROR_ALREADY_EXISTS);
+#else
     char dir[] = "/tmp/wasmcell-c-cache-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
+#endif
     char sub[1100];
     snprintf(sub, sizeof sub, "%s/sub", dir); /* created when missing */
 
@@ -727,7 +746,20 @@ static void test_cache_dir_and_stats(void) {
     CHECK_STATUS(wasmcell_runtime_free(second), WASMCELL_OK);
 
     wasmcell_runtime *rt = new_runtime();
+#ifdef _WIN32
+    /* A directory under a regular file cannot be created. */
+    char under_file[MAX_PATH + 128];
+    snprintf(under_file, sizeof under_file, "%s/file", dir);
+    FILE *f = fopen(under_file, "w");
+    CHECK(f != NULL);
+    if (f) fclose(f);
+    snprintf(under_file, sizeof under_file, "%s/file/cannot-create-this", dir);
+    CHECK_STATUS(wasmcell_runtime_set_cache_dir(rt, under_file), WASMCELL_ERR_IO);
+    snprintf(under_file, sizeof under_file, "%s/file", dir);
+    unlink(under_file);
+#else
     CHECK_STATUS(wasmcell_runtime_set_cache_dir(rt, "/proc/wasmcell-cannot-create-this"), WASMCELL_ERR_IO);
+#endif
     CHECK_STATUS(wasmcell_runtime_set_cache_dir(rt, "/tmp/\xff\xfe"), WASMCELL_ERR_INVALID_ARGUMENT);
     char msg[256];
     CHECK_CONTAINS(last_error(msg, sizeof msg), "UTF-8");

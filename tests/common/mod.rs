@@ -9,6 +9,55 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// Resident memory of this process in bytes: the resident size of
+/// /proc/self/statm on Linux, the working set on Windows.
+#[cfg(not(windows))]
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap()
+        * 4096
+}
+
+/// Resident memory of this process in bytes: the resident size of
+/// /proc/self/statm on Linux, the working set on Windows.
+#[cfg(windows)]
+pub fn resident_bytes() -> u64 {
+    #[repr(C)]
+    #[derive(Default)]
+    struct ProcessMemoryCounters {
+        cb: u32,
+        page_fault_count: u32,
+        peak_working_set_size: usize,
+        working_set_size: usize,
+        quota_peak_paged_pool_usage: usize,
+        quota_paged_pool_usage: usize,
+        quota_peak_non_paged_pool_usage: usize,
+        quota_non_paged_pool_usage: usize,
+        pagefile_usage: usize,
+        peak_pagefile_usage: usize,
+    }
+    extern "system" {
+        fn GetCurrentProcess() -> *mut std::ffi::c_void;
+        fn K32GetProcessMemoryInfo(
+            process: *mut std::ffi::c_void,
+            counters: *mut ProcessMemoryCounters,
+            cb: u32,
+        ) -> i32;
+    }
+    let mut counters = ProcessMemoryCounters {
+        cb: std::mem::size_of::<ProcessMemoryCounters>() as u32,
+        ..Default::default()
+    };
+    // SAFETY: kernel32 functions; `counters` is a valid, sized out-parameter.
+    let ok = unsafe { K32GetProcessMemoryInfo(GetCurrentProcess(), &mut counters, counters.cb) };
+    assert!(ok != 0, "K32GetProcessMemoryInfo failed");
+    counters.working_set_size as u64
+}
+
 /// Whether rustc can build wasm32-unknown-unknown guests here.
 pub fn wasm32_available() -> bool {
     Command::new("rustc")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import sys
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -161,13 +162,21 @@ AREA_INPUT, AREA_OUTPUT, AREA_RETAIN = 0, 1, 2
 SIGNAL_BOOL, SIGNAL_F32, SIGNAL_F64 = 0, 9, 10
 
 
-def _candidates() -> list[str]:
+def _candidates(platform: str | None = None) -> list[str]:
+    """The library files to try, in order: WASMCELL_LIBRARY when set, then
+    the library shipped in the package, then the system's search path. The
+    file name depends on the platform: ``wasmcell.dll`` on Windows (where
+    the package ships ``_native*.pyd``), ``libwasmcell.so`` elsewhere."""
     explicit = os.environ.get("WASMCELL_LIBRARY")
     if explicit:
         return [explicit]
     here = os.path.dirname(os.path.abspath(__file__))
-    shipped = sorted(glob.glob(os.path.join(here, "_native*.so")) + glob.glob(os.path.join(here, "libwasmcell*.so")))
-    return shipped + ["libwasmcell.so"]
+    if (platform or sys.platform) == "win32":
+        patterns, fallback = ["_native*.pyd", "_native*.dll", "wasmcell*.dll"], "wasmcell.dll"
+    else:
+        patterns, fallback = ["_native*.so", "libwasmcell*.so"], "libwasmcell.so"
+    shipped = sorted(path for pattern in patterns for path in glob.glob(os.path.join(here, pattern)))
+    return shipped + [fallback]
 
 
 def _load() -> ctypes.CDLL:
@@ -183,7 +192,7 @@ def _load() -> ctypes.CDLL:
     else:
         raise ImportError(
             "cannot load the wasmcell library; install the package with pip, or set "
-            "WASMCELL_LIBRARY to the path of libwasmcell.so (" + "; ".join(errors) + ")"
+            "WASMCELL_LIBRARY to the path of libwasmcell.so (wasmcell.dll on Windows) (" + "; ".join(errors) + ")"
         )
     for name, (restype, argtypes) in _SIGNATURES.items():
         function = getattr(lib, name)
