@@ -142,10 +142,21 @@ struct RunningGuard;
 
 impl RunningGuard {
     fn enter(program: &ProgramShared) -> Self {
-        let key = program as *const ProgramShared as usize;
+        Self::enter_key(program as *const ProgramShared as usize)
+    }
+
+    /// Marks guest code running for `key`: a program, or a runtime whose
+    /// program is being loaded.
+    fn enter_key(key: usize) -> Self {
         RUNNING.with(|running| running.borrow_mut().push(key));
         Self
     }
+}
+
+/// Whether this thread is running guest code of a program being loaded
+/// into the runtime at `runtime` (its address).
+pub(crate) fn loading_into(runtime: usize) -> bool {
+    RUNNING.with(|running| running.borrow().contains(&runtime))
 }
 
 impl Drop for RunningGuard {
@@ -218,6 +229,10 @@ impl Program {
             .cache
             .get_or_compile(bytes, &limits, runtime.compile_settings())
             .map_err(with_name)?;
+        // The program does not exist yet, but its start function and `init`
+        // run guest code of this runtime: callbacks from them that free the
+        // runtime or replace its sink get BUSY.
+        let _loading = RunningGuard::enter_key(Arc::as_ptr(runtime) as usize);
         let mut live = instantiate(runtime, &compiled, &name, 0, &limits).map_err(with_name)?;
         live.run_init(&name, limits.fuel_per_poll, StartKind::Cold, false)
             .map_err(with_name)?;
@@ -707,6 +722,7 @@ impl Program {
     /// program get BUSY.
     fn instantiate(&self, compiled: &CompiledModule) -> Result<LiveInstance> {
         let shared = &*self.shared;
+        shared.runtime.check_open()?;
         let _running = RunningGuard::enter(shared);
         instantiate(
             &shared.runtime,
@@ -715,6 +731,15 @@ impl Program {
             self.tag(),
             &self.limits(),
         )
+        .map_err(|error| {
+            // Freed meanwhile (its host functions are gone, so linking
+            // failed): say so, not "does not link".
+            if shared.runtime.check_open().is_err() {
+                Error::new(ErrorKind::InvalidHandle, "the runtime was freed")
+            } else {
+                error
+            }
+        })
     }
 
     /// What happened to the retain area at the last reset or reload.

@@ -240,7 +240,8 @@ impl Runtime {
         let programs: Vec<Program> = {
             let list = self.shared.programs.lock();
             let live: Vec<Program> = list.iter().filter_map(Program::upgrade).collect();
-            if live.iter().any(Program::is_busy_on_this_thread) {
+            let loading = crate::program::loading_into(Arc::as_ptr(&self.shared) as usize);
+            if loading || live.iter().any(Program::is_busy_on_this_thread) {
                 return Err(Error::new(
                     ErrorKind::Busy,
                     "cannot close the runtime from inside a callback of one of its programs",

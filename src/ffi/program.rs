@@ -224,7 +224,16 @@ pub extern "C" fn wasmcell_program_state(
 ) -> wasmcell_status {
     guard(|| {
         let entry = handle::program(to_program_handle(p))?;
-        write_out(state, entry.program.state() as wasmcell_state, "state")
+        let current = entry.program.state();
+        if current == crate::ProgramState::Unloaded {
+            // Unloaded by a runtime_free running on another thread: the
+            // handle is on its way out of the table.
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::InvalidHandle,
+                "the program is unloaded",
+            ));
+        }
+        write_out(state, current as wasmcell_state, "state")
     })
 }
 
@@ -477,6 +486,10 @@ pub extern "C" fn wasmcell_program_commit_reload(
     p: *mut wasmcell_program,
     reload: *mut wasmcell_reload,
 ) -> wasmcell_status {
+    if handle::program(to_program_handle(p)).is_err() {
+        // A bad program handle still consumes the reload, as documented.
+        let _ = handle::remove_reload(reload as usize);
+    }
     with_program(p, |entry| {
         if entry.program.is_busy_on_this_thread() {
             // Checked before consuming the reload, so BUSY loses nothing.
