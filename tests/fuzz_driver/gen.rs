@@ -354,6 +354,8 @@ struct SmithOptions {
 /// multi-value, SIMD and extended constant expressions on; threads,
 /// exceptions, multi-memory, memory64, tail calls, relaxed SIMD, GC and the
 /// other proposals off (docs/guest-abi.md).
+// Field by field, each with its reason, reads better than one initializer.
+#[allow(clippy::field_reassign_with_default)]
 fn config(rng: &mut Rng, o: &SmithOptions) -> Config {
     let mut c = Config::default();
     c.available_imports = Some(wat::parse_str(imports_wat(o.foreign)).expect("imports WAT"));

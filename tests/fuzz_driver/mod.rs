@@ -190,7 +190,9 @@ static CURRENT_SEED: AtomicU64 = AtomicU64::new(u64::MAX);
 static CURRENT_PHASE: AtomicUsize = AtomicUsize::new(0);
 /// Milliseconds since `epoch()` when the running iteration started; 0 = idle.
 static ITERATION_STARTED_MS: AtomicU64 = AtomicU64::new(0);
-static CURRENT_MODULES: Mutex<Option<(u64, Vec<u8>, Vec<u8>)>> = Mutex::new(None);
+/// The running iteration's seed and its two modules, for the crash reporter.
+type CurrentModules = Option<(u64, Vec<u8>, Vec<u8>)>;
+static CURRENT_MODULES: Mutex<CurrentModules> = Mutex::new(None);
 static SAVE_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 #[derive(Clone, Copy)]
@@ -983,10 +985,7 @@ fn body(it: &mut Iteration) {
     });
 
     phase(Phase::Setup);
-    let rt = Runtime::new(RuntimeConfig {
-        limits,
-        ..Default::default()
-    });
+    let rt = Runtime::new(RuntimeConfig { limits });
     let max_line = Arc::new(AtomicU64::new(0));
     define_host_functions(&rt, max_line.clone());
     let sentinel = rt
