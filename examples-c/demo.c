@@ -126,6 +126,76 @@ static int v2_rule(double t, int *on) {
 #define FUEL 1000000
 enum { HELLO, THERMOSTAT, FAULTY, RUNAWAY, PROGRAMS };
 
+
+/* ---- the guest SDK programs ---------------------------------------------------
+ * The PID controller, conveyor and sequencer exist as WAT (always), and as
+ * Rust and C programs built with the guest SDKs when the toolchains exist.
+ * Each flavour found is loaded and driven through its process image only. */
+
+struct sdk_run {
+    int flavours;      /* programs found and run */
+    int bad;           /* programs that did not behave */
+    double pid_heater; /* first PID flavour's heater after the run */
+    int pid_differs;   /* PID flavours whose output differs from the first */
+};
+
+static int write_f64(wasmcell_program *p, size_t offset, double value) {
+    return wasmcell_program_write_inputs(p, offset, (const uint8_t *)&value, sizeof value) == WASMCELL_OK;
+}
+
+static double read_f64(wasmcell_program *p, size_t offset) {
+    double value = -1;
+    if (wasmcell_program_read_outputs(p, offset, (uint8_t *)&value, sizeof value, NULL) != WASMCELL_OK) return -1;
+    return value;
+}
+
+static void run_sdk_program(wasmcell_runtime *rt, const char *dir, const char *kind, const char *flavour,
+                            struct sdk_run *run) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s%s", dir, kind, flavour);
+    FILE *exists = fopen(path, "rb");
+    if (!exists) return;
+    fclose(exists);
+    wasmcell_program *p = NULL;
+    char name[64];
+    snprintf(name, sizeof name, "%s%s", kind, flavour);
+    if (wasmcell_program_load_file(rt, name, path, &p) != WASMCELL_OK) {
+        char message[512] = "";
+        wasmcell_last_error(message, sizeof message, NULL);
+        printf("  %-22s FAILED to load: %s\n", name, message);
+        run->bad++;
+        return;
+    }
+    run->flavours++;
+    int ok = 1;
+    uint8_t one = 1;
+    if (strcmp(kind, "pid") == 0) {
+        /* setpoint 50, temperature 49.5, enabled: the heater turns on, below its limit. */
+        ok = write_f64(p, 0, 50.0) && write_f64(p, 8, 49.5) &&
+             wasmcell_program_write_inputs(p, 16, &one, 1) == WASMCELL_OK;
+        for (int i = 0; ok && i < 20; i++) ok = wasmcell_program_poll(p) == WASMCELL_OK;
+        double heater = read_f64(p, 0);
+        ok = ok && heater > 0 && heater <= 100;
+        if (run->pid_heater < 0) run->pid_heater = heater;
+        else if (heater != run->pid_heater) run->pid_differs++;
+        printf("  %-22s heater %.3f %% after 20 polls\n", name, heater);
+    } else if (strcmp(kind, "conveyor") == 0) {
+        ok = write_f64(p, 0, 1.5) && wasmcell_program_write_inputs(p, 8, &one, 1) == WASMCELL_OK;
+        for (int i = 0; ok && i < 4; i++) ok = wasmcell_program_poll(p) == WASMCELL_OK;
+        double position = read_f64(p, 8);
+        ok = ok && position == 6.0;
+        printf("  %-22s position %.1f after 4 polls at speed 1.5\n", name, position);
+    } else {
+        /* The sequencer leaves IDLE when started. */
+        ok = wasmcell_program_write_inputs(p, 0, &one, 1) == WASMCELL_OK && wasmcell_program_poll(p) == WASMCELL_OK;
+        uint8_t state = 0xff;
+        ok = ok && wasmcell_program_read_outputs(p, 0, &state, 1, NULL) == WASMCELL_OK && state == 1;
+        printf("  %-22s state %u (FILLING) after start\n", name, state);
+    }
+    if (!ok) run->bad++;
+    wasmcell_program_unload(p);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "build/guests";
     printf("wasmcell %s demo: 4 programs, %d cycles\n", wasmcell_version(), CYCLES);
@@ -251,9 +321,19 @@ int main(int argc, char **argv) {
                (unsigned long long)stats[i].polls, ok_polls[i], (unsigned long long)stats[i].faults,
                (unsigned long long)stats[i].mean_poll_ns, (unsigned long long)stats[i].last_fuel_used);
     }
+    printf("\nthe guest SDK programs (WAT twins always; Rust and C when built):\n");
+    struct sdk_run sdk = {0, 0, -1.0, 0};
+    static const char *kinds[] = {"pid", "conveyor", "sequencer"};
+    static const char *flavours[] = {".wat", "_rust.wasm", "_c.wasm"};
+    for (int k = 0; k < 3; k++)
+        for (int f = 0; f < 3; f++) run_sdk_program(rt, dir, kinds[k], flavours[f], &sdk);
     wasmcell_status freed = wasmcell_runtime_free(rt);
 
     printf("\nchecks:\n");
+    verdict(sdk.flavours >= 3 && sdk.bad == 0 && sdk.pid_differs == 0,
+            "the SDK programs ran from their process images (%d found, %d misbehaved, %d PID flavours "
+            "differ from the first)",
+            sdk.flavours, sdk.bad, sdk.pid_differs);
     verdict(ok_polls[HELLO] == CYCLES && stats[HELLO].faults == 0 && output.hello_lines == CYCLES,
             "hello polled on every cycle and printed \"Polling\" each time (%d polls ok, %d lines of %d)",
             ok_polls[HELLO], output.hello_lines, CYCLES);
