@@ -33,6 +33,12 @@ fn empty_poll(c: &mut Criterion) {
     let rt = Runtime::default();
     let program = rt.load("empty", EMPTY_WAT.as_bytes()).unwrap();
     group.bench_function("wasmcell_rust", |b| b.iter(|| program.poll().unwrap()));
+    // The same poll with a watchdog armed and disarmed around it.
+    let watched = rt.load("watched", EMPTY_WAT.as_bytes()).unwrap();
+    watched.set_watchdog(1_000_000_000, 1).unwrap();
+    group.bench_function("wasmcell_rust_watchdog", |b| {
+        b.iter(|| watched.poll().unwrap())
+    });
     let c_program = CProgram::new(EMPTY_WAT);
     group.bench_function("wasmcell_c_abi", |b| {
         b.iter(|| assert_eq!(wasmcell_program_poll(black_box(c_program.program)), 0))
@@ -54,6 +60,14 @@ fn compute_budget(c: &mut Criterion) {
         let program = rt.load(shape, wat.as_bytes()).unwrap();
         program.set_fuel(u64::MAX / 4).unwrap();
         group.bench_function("wasmcell_budget", |b| b.iter(|| program.poll().unwrap()));
+        let watched = rt
+            .load(&format!("{shape}_watched"), wat.as_bytes())
+            .unwrap();
+        watched.set_fuel(u64::MAX / 4).unwrap();
+        watched.set_watchdog(10_000_000_000, 1).unwrap();
+        group.bench_function("wasmcell_budget_watchdog", |b| {
+            b.iter(|| watched.poll().unwrap())
+        });
         group.finish();
     }
 }
@@ -217,6 +231,20 @@ fn median_ns(root: &Path, group: &str, bench: &str) -> Option<f64> {
 
 /// The table of ratios: (group, measured, baseline, per-iteration divisor, what).
 const RATIOS: &[(&str, &str, &str, f64, &str)] = &[
+    (
+        "empty_poll",
+        "wasmcell_rust_watchdog",
+        "wasmcell_rust",
+        1.0,
+        "empty poll with a watchdog vs without (arm + disarm)",
+    ),
+    (
+        "compute_branchy",
+        "wasmcell_budget_watchdog",
+        "wasmcell_budget",
+        1.0,
+        "budget, branchy compute, with a watchdog vs without",
+    ),
     (
         "empty_poll",
         "wasmcell_rust",
