@@ -86,6 +86,8 @@ pub struct Summary {
     pub rss_warm_kib: u64,
     pub rss_end_kib: u64,
     pub rss_peak_kib: u64,
+    pub heap_warm_kib: u64,
+    pub heap_end_kib: u64,
     pub warm_iteration: u64,
     pub fds: (u64, u64),
     pub threads: (u64, u64),
@@ -149,7 +151,7 @@ impl Summary {
         );
         let mib = |kib: u64| kib as f64 / 1024.0;
         println!(
-            "resources: RSS start {:.1} MiB, after warm-up (iteration {}) {:.1} MiB, end {:.1} MiB (growth {:+.1} MiB, tolerance {} MiB), peak {:.1} MiB; threads {} -> {}; open fds {} -> {}",
+            "resources: RSS start {:.1} MiB, after warm-up (iteration {}) {:.1} MiB, end {:.1} MiB (after malloc_trim; growth {:+.1} MiB, tolerance {} MiB), peak {:.1} MiB; threads {} -> {}; open fds {} -> {}",
             mib(self.rss_start_kib),
             self.warm_iteration,
             mib(self.rss_warm_kib),
@@ -161,6 +163,12 @@ impl Summary {
             self.threads.1,
             self.fds.0,
             self.fds.1
+        );
+        println!(
+            "heap in use (glibc): after warm-up {:.1} MiB, end {:.1} MiB (growth {:+.1} MiB)",
+            mib(self.heap_warm_kib),
+            mib(self.heap_end_kib),
+            mib(self.heap_end_kib) - mib(self.heap_warm_kib)
         );
         println!(
             "slowest iteration: seed {} ({} ms)",
@@ -374,6 +382,25 @@ pub fn rss_kib() -> u64 {
     status_field("VmRSS:")
 }
 
+/// Resident memory once the allocator has given back what it can: glibc
+/// keeps freed memory in its arenas (the fuzzer's 17 MiB modules raise its
+/// mmap threshold, so later large buffers come from the arenas and stay
+/// resident after they are freed), which is not memory anyone holds.
+pub fn trimmed_rss_kib() -> u64 {
+    // SAFETY: malloc_trim only returns free memory to the system.
+    unsafe { libc::malloc_trim(0) };
+    rss_kib()
+}
+
+/// Bytes the allocator hands out right now (glibc's `mallinfo2`: in-use
+/// chunks plus directly mapped ones), in KiB: unlike RSS, free memory the
+/// allocator keeps (fragmentation) does not count.
+pub fn heap_kib() -> u64 {
+    // SAFETY: mallinfo2 only reads the allocator's statistics.
+    let info = unsafe { libc::mallinfo2() };
+    ((info.uordblks + info.hblkhd) / 1024) as u64
+}
+
 pub fn threads() -> u64 {
     status_field("Threads:")
 }
@@ -440,6 +467,10 @@ const IMAGE_BYTES: &[ErrorKind] = &[InvalidArgument, InvalidHandle];
 const SIGNAL_GET: &[ErrorKind] = &[NotFound, InvalidArgument, InvalidHandle, Busy];
 const SIGNAL_SET: &[ErrorKind] = &[InvalidArgument, NotFound, InvalidHandle];
 const CLOSE: &[ErrorKind] = &[Busy];
+
+/// Allowed growth of the heap in use between the warm-up and the end (it is
+/// about 1 MiB between iterations, when every runtime is closed).
+const HEAP_TOLERANCE_KIB: u64 = 8 * 1024;
 
 /// Longest fault message (docs/guest-abi.md: messages are cut at 4096 bytes).
 const MAX_FAULT_MESSAGE: usize = 4096;
@@ -1367,26 +1398,30 @@ pub fn run(options: &Options) -> Summary {
                 .is_some_and(|s| start.elapsed().as_secs_f64() * 5.0 >= s);
         if warm && !warm_done {
             warm_done = true;
-            summary.rss_warm_kib = rss_kib();
+            summary.rss_warm_kib = trimmed_rss_kib();
+            summary.heap_warm_kib = heap_kib();
             summary.warm_iteration = i;
         }
         if options.progress && last_progress.elapsed() >= Duration::from_secs(10) {
             last_progress = Instant::now();
             eprintln!(
-                "  {:>6.0} s: {i} iterations ({:.1}/s), {} failures, RSS {:.1} MiB",
+                "  {:>6.0} s: {i} iterations ({:.1}/s), {} failures, RSS {:.1} MiB, heap in use {:.1} MiB",
                 start.elapsed().as_secs_f64(),
                 i as f64 / start.elapsed().as_secs_f64(),
                 summary.failures.len(),
-                rss_kib() as f64 / 1024.0
+                trimmed_rss_kib() as f64 / 1024.0,
+                heap_kib() as f64 / 1024.0
             );
         }
     }
     summary.iterations = i;
     summary.elapsed = start.elapsed();
-    summary.rss_end_kib = rss_kib();
     summary.rss_peak_kib = status_field("VmHWM:");
+    summary.rss_end_kib = trimmed_rss_kib();
+    summary.heap_end_kib = heap_kib();
     if !warm_done {
         summary.rss_warm_kib = summary.rss_start_kib;
+        summary.heap_warm_kib = summary.heap_end_kib;
     }
     summary.fds.1 = open_fds();
     summary.threads.1 = threads();
@@ -1395,10 +1430,21 @@ pub fn run(options: &Options) -> Summary {
         summary.failures.push(Failure {
             seed: None,
             message: format!(
-                "resident memory grew by {:.1} MiB between iteration {} and the end ({} iterations): a leak?",
+                "resident memory (after malloc_trim) grew by {:.1} MiB between iteration {} and the end ({} iterations): a leak?",
                 growth as f64 / 1024.0,
                 summary.warm_iteration,
                 i
+            ),
+        });
+    }
+    let heap_growth = summary.heap_end_kib.saturating_sub(summary.heap_warm_kib);
+    if i >= 50 && heap_growth > HEAP_TOLERANCE_KIB {
+        summary.failures.push(Failure {
+            seed: None,
+            message: format!(
+                "memory held by the allocator's users grew by {:.1} MiB between iteration {} and the end: a leak",
+                heap_growth as f64 / 1024.0,
+                summary.warm_iteration
             ),
         });
     }
