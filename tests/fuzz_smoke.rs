@@ -18,8 +18,12 @@ use std::collections::BTreeMap;
 const FIRST_SEED: u64 = 1_000_000;
 const ITERATIONS: u64 = 2000;
 
-/// Seeds that once failed (none so far); each must stay clean.
-const REGRESSION_SEEDS: &[u64] = &[];
+/// Seeds that failed in longer runs; each must stay clean. 500094745: the
+/// host wedged (a trap after a stack overflow on a 64 KiB stack blocks in
+/// the unwinder's lock; tests/fixtures/fuel_recursion.wat and test_chaos.c
+/// reproduce it without the fuzzer). Until it is fixed the watchdog ends
+/// this test after `hang_seconds`.
+const REGRESSION_SEEDS: &[u64] = &[500_094_745];
 
 fn options() -> Options {
     Options {

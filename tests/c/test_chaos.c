@@ -1178,6 +1178,61 @@ static void test_reset_racing_runtime_free_returns_documented_statuses(void) {
               reset_statuses[-WASMCELL_ERR_LINK]);
 }
 
+/* Found by the module fuzzer (seed 500094745; the long run's hang at seed
+ * 256705 is the same): with a 64 KiB wasm stack, a program traps
+ * (out_of_bounds.wat), is hot-swapped to fuel_recursion.wat, whose poll
+ * overflows the stack; a second program of that module is loaded and
+ * polled, and that poll never returns: the thread waits forever in
+ * libgcc's unwinder lock (_Unwind_Find_FDE), taken by wasmer_vm_raise_trap
+ * capturing a backtrace; the earlier stack overflow left it held. From then
+ * on every trap of the process blocks, and so does the host. */
+struct small_stack_run {
+    volatile int done;
+    wasmcell_status statuses[5];
+};
+
+static void *trap_after_stack_overflow(void *arg) {
+    struct small_stack_run *run = arg;
+    wasmcell_runtime *rt = new_runtime();
+    CHECK_STATUS(wasmcell_runtime_set_default_stack_size(rt, 64 * 1024), WASMCELL_OK);
+    wasmcell_program *p = NULL, *q = NULL;
+    CHECK_STATUS(load_fixture(rt, "out_of_bounds.wat", &p), WASMCELL_OK);
+    run->statuses[0] = wasmcell_program_poll(p);
+    run->statuses[1] = reload_fixture(p, "fuel_recursion.wat");
+    run->statuses[2] = wasmcell_program_poll(p);
+    run->statuses[3] = load_fixture_named(rt, "p2", "fuel_recursion.wat", &q);
+    run->statuses[4] = wasmcell_program_poll(q);
+    CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
+    __atomic_store_n(&run->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_trap_after_a_stack_overflow_on_a_small_stack_does_not_hang(void) {
+    static struct small_stack_run run;
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, trap_after_stack_overflow, &run) == 0);
+    const char *tool = getenv("WASMCELL_TEST_UNDER_TOOL");
+    int limit_ds = tool && strcmp(tool, "valgrind") == 0 ? 1200 : 200; /* tenths of a second */
+    for (int i = 0; i < limit_ds && !__atomic_load_n(&run.done, __ATOMIC_ACQUIRE); i++) {
+        struct timespec pause = {0, 100 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    if (!__atomic_load_n(&run.done, __ATOMIC_ACQUIRE)) {
+        CHECK_MSG(0, "the host is wedged: a poll after a stack overflow on a 64 KiB stack did not return in %d s\n",
+                  limit_ds / 10);
+        /* The stuck thread cannot be joined or cancelled. */
+        printf("  FAIL test_trap_after_a_stack_overflow_on_a_small_stack_does_not_hang (wedged)\n");
+        fflush(stdout);
+        _exit(1);
+    }
+    pthread_join(thread, NULL);
+    CHECK_STATUS(run.statuses[0], WASMCELL_ERR_TRAP);
+    CHECK_STATUS(run.statuses[1], WASMCELL_OK);
+    CHECK_STATUS(run.statuses[2], WASMCELL_ERR_TRAP);
+    CHECK_STATUS(run.statuses[3], WASMCELL_OK);
+    CHECK_STATUS(run.statuses[4], WASMCELL_ERR_TRAP);
+}
+
 int main(int argc, char **argv) {
     test_begin("test_chaos", argc, argv);
     RUN(test_random_calls_from_many_threads);
@@ -1185,5 +1240,6 @@ int main(int argc, char **argv) {
     RUN(test_runtime_free_from_a_callback_is_busy_during_init_too);
     RUN(test_state_of_a_program_being_unloaded_is_documented);
     RUN(test_reset_racing_runtime_free_returns_documented_statuses);
+    RUN(test_trap_after_a_stack_overflow_on_a_small_stack_does_not_hang);
     return test_end();
 }
