@@ -860,7 +860,8 @@ wasmcell_status wasmcell_program_load_file(struct wasmcell_runtime *rt,
  * instruction budget.
  *
  * Returns: `WASMCELL_OK`; `WASMCELL_ERR_TRAP`, `WASMCELL_ERR_BUDGET`,
- * `WASMCELL_ERR_HOST`, `WASMCELL_ERR_GUEST_FAULT` (the program is now
+ * `WASMCELL_ERR_HOST`, `WASMCELL_ERR_GUEST_FAULT`, `WASMCELL_ERR_WATCHDOG`
+ * (stopped or overrun: `wasmcell_program_set_watchdog`) (the program is now
  * FAULTED; `wasmcell_program_error` says why, `wasmcell_program_fault_kind`
  * classifies it); `WASMCELL_ERR_FAULTED` (it was already faulted);
  * `WASMCELL_ERR_BUSY` (called from one of its own callbacks);
