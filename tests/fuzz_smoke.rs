@@ -19,10 +19,9 @@ const FIRST_SEED: u64 = 1_000_000;
 const ITERATIONS: u64 = 2000;
 
 /// Seeds that failed in longer runs; each must stay clean. 500094745: the
-/// host wedged (a trap after a stack overflow on a 64 KiB stack blocks in
-/// the unwinder's lock; tests/fixtures/fuel_recursion.wat and test_chaos.c
-/// reproduce it without the fuzzer). Until it is fixed the watchdog ends
-/// this test after `hang_seconds`.
+/// host wedged (a trap near the end of a 64 KiB wasm stack left the
+/// unwinder's lock held; fixed in third_party/wasmer-vm-7.4.2, also
+/// reproduced by tests/stack_edge.rs and test_chaos.c).
 const REGRESSION_SEEDS: &[u64] = &[500_094_745];
 
 fn options() -> Options {
@@ -80,14 +79,7 @@ fn generated_modules_keep_every_contract() {
 
     // Seeds that once failed (run after the guards are installed).
     let mut outcomes = BTreeMap::new();
-    // 500094745 is a known, open bug (docs/reliability.md) that wedges the
-    // process: it runs only on request, and says so loudly otherwise.
-    let run_wedge = std::env::var_os("WASMCELL_RUN_KNOWN_WEDGE").is_some();
     for seed in REGRESSION_SEEDS {
-        if *seed == 500_094_745 && !run_wedge {
-            eprintln!("NOT RUN: regression seed {seed} (known open bug: a trap after a stack overflow on a 64 KiB stack wedges the host; set WASMCELL_RUN_KNOWN_WEDGE=1)");
-            continue;
-        }
         let failures = fuzz_driver::run_seed(*seed, false, &mut outcomes);
         assert!(failures.is_empty(), "seed {seed}: {failures:?}");
     }
