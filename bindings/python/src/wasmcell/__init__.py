@@ -11,6 +11,7 @@ A thin ctypes wrapper over the wasmcell C library. Start with
 from . import _ffi
 from .errors import (
     BudgetExceeded,
+    BufferTooSmall,
     BusyError,
     CompileError,
     Error,
@@ -33,6 +34,9 @@ from .image import Area, ImageArea, Signal, SignalType
 from .program import FaultKind, PollStats, PreparedReload, Program, ProgramState, RetainSummary
 from .runtime import Runtime, in_shadow_poll
 
+# The package's only version number (pyproject.toml reads it from here); it
+# is the C library's version, Cargo.toml's [package] version, which
+# tests/test_header_constants.py checks.
 __version__ = "0.2.0"
 
 
@@ -47,6 +51,7 @@ __all__ = [
     "Signal",
     "SignalType",
     "BudgetExceeded",
+    "BufferTooSmall",
     "BusyError",
     "CompileError",
     "Error",

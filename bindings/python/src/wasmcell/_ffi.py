@@ -25,6 +25,13 @@ from ctypes import (
     c_void_p,
 )
 
+# Integer constants of include/wasmcell.h, named as there without the
+# WASMCELL_ prefix. The enums of the package mirror the other groups
+# (ProgramState: WASMCELL_STATE_*, FaultKind: WASMCELL_FAULT_*, SignalType:
+# WASMCELL_SIGNAL_*, Area: WASMCELL_AREA_*). tests/test_header_constants.py
+# parses the committed header and fails on any difference, either way.
+
+# Status codes (wasmcell_status); errors.py has one exception per ERR_*.
 OK = 0
 ERR_INVALID_ARGUMENT = -1
 ERR_INVALID_HANDLE = -2
@@ -44,7 +51,22 @@ ERR_LIMIT = -15
 ERR_IO = -16
 ERR_WATCHDOG = -17
 
-LOG_PRINT, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE = range(6)
+# Log levels (wasmcell_log_level) passed to the log sink.
+LOG_PRINT = 0
+LOG_ERROR = 1
+LOG_WARN = 2
+LOG_INFO = 3
+LOG_DEBUG = 4
+LOG_TRACE = 5
+
+# Residency modes of wasmcell_runtime_set_memory_residency.
+MEMORY_ON_DEMAND = 0
+MEMORY_PREFAULT = 1
+MEMORY_LOCK = 2
+
+# Modes of wasmcell_program_set_fault_outputs.
+FAULT_OUTPUTS_HOLD = 0
+FAULT_OUTPUTS_DEFAULTS = 1
 
 
 class Buf(Structure):
@@ -157,10 +179,6 @@ _SIGNATURES = {
     "wasmcell_program_signal_set_f64": (_status, [_handle, c_uint32, c_double]),
     "wasmcell_program_signal_set_i64": (_status, [_handle, c_uint32, c_int64]),
 }
-
-AREA_INPUT, AREA_OUTPUT, AREA_RETAIN = 0, 1, 2
-SIGNAL_BOOL, SIGNAL_F32, SIGNAL_F64 = 0, 9, 10
-
 
 def _candidates(platform: str | None = None) -> list[str]:
     """The library files to try, in order: WASMCELL_LIBRARY when set, then

@@ -98,6 +98,13 @@ class LimitError(Error):
     status = _ffi.ERR_LIMIT
 
 
+class BufferTooSmall(Error):
+    """An output buffer was too small. The binding grows its string buffers
+    and retries, so this is not expected to reach callers."""
+
+    status = _ffi.ERR_BUFFER_TOO_SMALL
+
+
 class NotFound(Error, FileNotFoundError):
     """A program file does not exist."""
 
@@ -137,6 +144,7 @@ _BY_STATUS: Dict[int, Type[Error]] = {
         GuestFault,
         FaultedError,
         BusyError,
+        BufferTooSmall,
         LimitError,
         NotFound,
         IoError,

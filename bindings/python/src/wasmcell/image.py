@@ -17,12 +17,16 @@ Value = Union[bool, int, float]
 
 
 class Area(enum.IntEnum):
-    INPUT = _ffi.AREA_INPUT
-    OUTPUT = _ffi.AREA_OUTPUT
-    RETAIN = _ffi.AREA_RETAIN
+    """Areas of the process image (``WASMCELL_AREA_*``)."""
+
+    INPUT = 0
+    OUTPUT = 1
+    RETAIN = 2
 
 
 class SignalType(enum.IntEnum):
+    """Signal types, the values a guest writes in its descriptor (``WASMCELL_SIGNAL_*``)."""
+
     BOOL = 0
     I8 = 1
     U8 = 2

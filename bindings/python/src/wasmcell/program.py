@@ -22,12 +22,17 @@ def _check(status: int) -> None:
 
 
 class ProgramState(enum.IntEnum):
+    """Program states reported by :attr:`Program.state` (``WASMCELL_STATE_*``).
+    An unloaded program has no state: :attr:`Program.state` raises
+    :class:`InvalidHandle`."""
+
     READY = 1
     FAULTED = 2
-    UNLOADED = 3
 
 
 class FaultKind(enum.IntEnum):
+    """What faulted a program, from :attr:`Program.fault_kind` (``WASMCELL_FAULT_*``)."""
+
     NONE = 0
     UNREACHABLE = 1
     MEMORY_OUT_OF_BOUNDS = 2
@@ -231,7 +236,7 @@ class Program:
 
     @fault_outputs.setter
     def fault_outputs(self, mode: str) -> None:
-        modes = {"hold": 0, "defaults": 1}
+        modes = {"hold": _ffi.FAULT_OUTPUTS_HOLD, "defaults": _ffi.FAULT_OUTPUTS_DEFAULTS}
         if mode not in modes:
             raise ValueError(f"fault_outputs must be 'hold' or 'defaults', not {mode!r}")
         self._call(_ffi.lib.wasmcell_program_set_fault_outputs, modes[mode])

@@ -126,7 +126,11 @@ class Runtime:
         if random_seed is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_random_seed, random_seed)
         if memory_residency is not None:
-            modes = {"on-demand": 0, "prefault": 1, "lock": 2}
+            modes = {
+                "on-demand": _ffi.MEMORY_ON_DEMAND,
+                "prefault": _ffi.MEMORY_PREFAULT,
+                "lock": _ffi.MEMORY_LOCK,
+            }
             if memory_residency not in modes:
                 self.close()
                 raise ValueError(f"memory_residency must be one of {sorted(modes)}, not {memory_residency!r}")
