@@ -29,7 +29,9 @@ from ctypes import (
 # WASMCELL_ prefix. The enums of the package mirror the other groups
 # (ProgramState: WASMCELL_STATE_*, FaultKind: WASMCELL_FAULT_*, SignalType:
 # WASMCELL_SIGNAL_*, Area: WASMCELL_AREA_*). tests/test_header_constants.py
-# parses the committed header and fails on any difference, either way.
+# parses the committed header and fails on any difference, either way: an
+# integer constant of this module with an upper-case name is a header
+# constant, so the binding's own constants start with an underscore.
 
 # Status codes (wasmcell_status); errors.py has one exception per ERR_*.
 OK = 0
@@ -222,10 +224,15 @@ def _load() -> ctypes.CDLL:
 lib = _load()
 
 
+_FIRST_STRING_CAPACITY = 256
+
+
 def read_string(reader, *args) -> str:
-    """Calls a (buf, cap, &len) string getter, growing the buffer as needed."""
+    """Calls a (buf, cap, &len) string getter, growing the buffer as needed:
+    a first try with _FIRST_STRING_CAPACITY bytes, then one with the length
+    the getter reported (again if the string grew meanwhile)."""
     length = c_size_t(0)
-    cap = 256
+    cap = _FIRST_STRING_CAPACITY
     while True:
         buf = ctypes.create_string_buffer(cap)
         status = reader(*args, buf, cap, ctypes.byref(length))
@@ -233,3 +240,11 @@ def read_string(reader, *args) -> str:
             cap = length.value + 1
             continue
         return buf.value.decode("utf-8", errors="replace")
+
+
+def last_error() -> str:
+    """The message of the last failed wasmcell call made on this thread
+    (``wasmcell_last_error``). Read it right after the call that failed:
+    ctypes runs the call on the calling thread, so this is the message of
+    that call's status, whatever other threads do with the same handles."""
+    return read_string(lib.wasmcell_last_error)

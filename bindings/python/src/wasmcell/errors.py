@@ -160,3 +160,15 @@ def error_for(status: int, message: str) -> Error:
     if cls is Error:
         return Error(message, status)
     return cls(message)
+
+
+def last_call_error(status: int) -> Error:
+    """The exception for the non-OK ``status`` a wasmcell call just returned
+    on this thread, with the message wasmcell recorded for that call
+    (``wasmcell_last_error``). Call it right after the failing call, before
+    any other wasmcell call on the thread.
+
+    The message is always the failed call's own: a rejected argument on a
+    faulted program names the argument, not the fault, and a poll that
+    faults carries the fault's message (which ``Program.error`` keeps)."""
+    return error_for(status, _ffi.last_error())

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _ffi
-from .errors import error_for
+from .errors import last_call_error
 
 if TYPE_CHECKING:
     from .image import Signal
@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 
 
 def _check(status: int) -> None:
+    """Raises the exception of a failed call that has no host functions to
+    blame (see :meth:`Program._call` for the calls that do)."""
     if status != _ffi.OK:
-        raise error_for(status, _ffi.read_string(_ffi.lib.wasmcell_last_error))
+        raise last_call_error(status)
 
 
 class ProgramState(enum.IntEnum):
@@ -96,12 +98,12 @@ class Program:
         self._closed = True
 
     def _call(self, function: Any, *args: Any) -> None:
+        """Calls ``function(handle, *args)``; on failure raises the exception of
+        its status with its own message (read on this thread right after the
+        call), chained to the Python exception of a failed host function."""
         status = function(self._handle, *args)
         if status != _ffi.OK:
-            message = _ffi.read_string(_ffi.lib.wasmcell_program_error, self._handle)
-            if not message:
-                message = _ffi.read_string(_ffi.lib.wasmcell_last_error)
-            raise self._runtime._with_host_cause(error_for(status, message))
+            raise self._runtime._with_host_cause(last_call_error(status))
 
     def poll(self) -> None:
         """Runs one cycle. Raises a :class:`FaultError` subclass when the poll
@@ -169,7 +171,11 @@ class Program:
 
     @property
     def error(self) -> str:
-        """The fault message while faulted, else the last failed call's message, else ''."""
+        """The message of the last call on this program that failed, from any
+        thread (``wasmcell_program_error``): after a poll that faulted, the
+        fault's message. '' once a reset, reload or commit succeeds, or if
+        nothing failed. An exception always carries the message of the call
+        that raised it."""
         if self._closed:
             return ""
         return _ffi.read_string(_ffi.lib.wasmcell_program_error, self._handle)
@@ -274,8 +280,7 @@ class PreparedReload:
 
     def _check(self, status: int) -> None:
         if status != _ffi.OK:
-            message = _ffi.read_string(_ffi.lib.wasmcell_last_error)
-            raise self._program._runtime._with_host_cause(error_for(status, message))
+            raise self._program._runtime._with_host_cause(last_call_error(status))
 
     @property
     def retain_summary(self) -> RetainSummary:

@@ -10,7 +10,7 @@ import traceback
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from . import _ffi
-from .errors import Error, error_for
+from .errors import Error, last_call_error
 from .program import Program, _check
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
@@ -159,7 +159,8 @@ class Runtime:
             return
         status = _ffi.lib.wasmcell_runtime_free(self._handle)
         if status == _ffi.ERR_BUSY:
-            raise error_for(status, "cannot close a runtime from inside one of its host functions")
+            # Called from inside one of its host functions: nothing was freed.
+            raise last_call_error(status)
         self._closed = True
         for program in self._programs:
             program._mark_closed()
@@ -184,9 +185,12 @@ class Runtime:
             pass
 
     def _call(self, function: Callable[..., int], *args: Any) -> None:
+        """Calls ``function(handle, *args)``; on failure raises the exception
+        of its status with its own message (read on this thread right after
+        the call)."""
         status = function(self._handle, *args)
         if status != _ffi.OK:
-            raise error_for(status, _ffi.read_string(_ffi.lib.wasmcell_runtime_error, self._handle))
+            raise last_call_error(status)
 
     # -- programs ------------------------------------------------------------
 
@@ -211,8 +215,7 @@ class Runtime:
                 self._handle, name.encode(), path.encode(), ctypes.byref(handle)
             )
         if status != _ffi.OK:
-            message = _ffi.read_string(_ffi.lib.wasmcell_last_error)
-            raise self._with_host_cause(error_for(status, message))
+            raise self._with_host_cause(last_call_error(status))
         program = Program(self, handle.value, name)
         self._programs.append(program)
         if fuel is not None:
