@@ -147,6 +147,7 @@ class Program:
             return
         self._call(_ffi.lib.wasmcell_program_unload)
         self._closed = True
+        self._runtime._forget(self)
 
     close = unload
 

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import traceback
+import weakref
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from . import _ffi
@@ -109,7 +110,10 @@ class Runtime:
         # ctypes callback objects must outlive every call into them: they are
         # kept here until the runtime is closed.
         self._keepalive: List[Any] = []
-        self._programs: List[Program] = []
+        # The programs loaded here and not unloaded, to mark them unloaded
+        # when the runtime closes. Weak: the runtime does not keep a Program
+        # object alive, and an unloaded one leaves at once (Program.unload).
+        self._programs: "weakref.WeakSet[Program]" = weakref.WeakSet()
         self._pending = threading.local()
         if fuel is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_default_fuel, fuel)
@@ -162,7 +166,7 @@ class Runtime:
             # Called from inside one of its host functions: nothing was freed.
             raise last_call_error(status)
         self._closed = True
-        for program in self._programs:
+        for program in list(self._programs):
             program._mark_closed()
         self._programs.clear()
         self._keepalive.clear()
@@ -194,6 +198,10 @@ class Runtime:
 
     # -- programs ------------------------------------------------------------
 
+    def _forget(self, program: Program) -> None:
+        """Called by :meth:`Program.unload`: the program is gone."""
+        self._programs.discard(program)
+
     def load(self, source: Source, *, name: Optional[str] = None, fuel: Optional[int] = None) -> Program:
         """Loads a program from a path (``.wasm`` or ``.wat``) or from bytes
         (binary wasm or WAT text), runs its ``init`` and returns it.
@@ -217,7 +225,7 @@ class Runtime:
         if status != _ffi.OK:
             raise self._with_host_cause(last_call_error(status))
         program = Program(self, handle.value, name)
-        self._programs.append(program)
+        self._programs.add(program)
         if fuel is not None:
             program.fuel = fuel
         return program
