@@ -1,5 +1,6 @@
 """The constants and the version typed in the Python package, checked against
-the committed C header (include/wasmcell.h) and Cargo.toml.
+the committed C header (include/wasmcell.h) and Cargo.toml; and the
+functions the binding declares, against the header's prototypes.
 
 The header is parsed here with a small regex parser; the Python side is
 read from the package itself (``_ffi``'s constants and the enums), so there
@@ -110,6 +111,17 @@ def differences(header: Dict[str, int], python: Dict[str, int]) -> List[str]:
     return problems
 
 
+_PROTOTYPE = re.compile(r"^[A-Za-z_][\w \t*]*?\b(wasmcell_\w+)\(([^()]*)\);", re.MULTILINE)
+
+
+def parse_header_functions(text: str) -> Dict[str, int]:
+    """Every function the header declares, with its number of parameters."""
+    return {
+        name: 0 if params.strip() in ("", "void") else params.count(",") + 1
+        for name, params in _PROTOTYPE.findall(text)
+    }
+
+
 def section_value(toml: str, section: str, key: str) -> str | None:
     """The string value of ``key`` in ``[section]`` of a TOML file (enough for
     Cargo.toml and pyproject.toml; tomllib is not in Python 3.9/3.10)."""
@@ -166,6 +178,18 @@ def test_the_library_names_every_status_of_the_header(header):
     for name, value in header.items():
         if name == PREFIX + "OK" or name.startswith(PREFIX + "ERR_"):
             assert _ffi.lib.wasmcell_status_str(value) != b"unknown status", name
+
+
+def test_every_bound_function_is_declared_with_as_many_parameters():
+    declared = parse_header_functions(HEADER.read_text(encoding="utf-8"))
+    assert len(declared) > 50
+    problems = []
+    for name, (_restype, argtypes) in _ffi._SIGNATURES.items():
+        if name not in declared:
+            problems.append(f"{name} is bound but not declared in the header")
+        elif declared[name] != len(argtypes):
+            problems.append(f"{name} takes {declared[name]} parameters in the header, {len(argtypes)} in _ffi")
+    assert not problems, "\n".join(problems)
 
 
 def test_one_version_number(header):
