@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use support::*;
 use wasmcell::ffi::host::{wasmcell_call, wasmcell_val};
-use wasmcell::ffi::program::wasmcell_program_poll;
 use wasmcell::Runtime;
 use wasmer::sys::{Cranelift, EngineBuilder};
 use wasmer::{Engine, Module};
@@ -41,7 +40,7 @@ fn empty_poll(c: &mut Criterion) {
     });
     let c_program = CProgram::new(EMPTY_WAT);
     group.bench_function("wasmcell_c_abi", |b| {
-        b.iter(|| assert_eq!(wasmcell_program_poll(black_box(c_program.program)), 0))
+        b.iter(|| assert_eq!(c_program.poll(), 0))
     });
     group.finish();
 }
@@ -86,7 +85,7 @@ fn callbacks(c: &mut Criterion) {
         });
         let program = CProgram::caller(buffer);
         group.bench_function("wasmcell_c_callback", |b| {
-            b.iter(|| assert_eq!(wasmcell_program_poll(program.program), 0))
+            b.iter(|| assert_eq!(program.poll(), 0))
         });
         group.finish();
     }
@@ -193,9 +192,7 @@ fn print(c: &mut Criterion) {
         hello,
         print_host(c_print_unbuffered, fd as usize as *mut c_void),
     );
-    group.bench_function("guest_poll", |b| {
-        b.iter(|| assert_eq!(wasmcell_program_poll(printer.program), 0))
-    });
+    group.bench_function("guest_poll", |b| b.iter(|| assert_eq!(printer.poll(), 0)));
     group.finish();
 
     let mut group = c.benchmark_group("print_buffered");
@@ -212,9 +209,7 @@ fn print(c: &mut Criterion) {
     let mut guest_out: Box<Vec<u8>> = Box::new(Vec::with_capacity(1 << 21));
     let out_ptr = &mut *guest_out as *mut Vec<u8> as *mut c_void;
     let printer = CProgram::with_host(hello, print_host(c_print_buffered, out_ptr));
-    group.bench_function("guest_poll", |b| {
-        b.iter(|| assert_eq!(wasmcell_program_poll(printer.program), 0))
-    });
+    group.bench_function("guest_poll", |b| b.iter(|| assert_eq!(printer.poll(), 0)));
     group.finish();
     drop(printer);
     drop(file);

@@ -4,17 +4,26 @@
  *
  * Conventions (they hold for every function below):
  *
- * - Every function returns a wasmcell_status: WASMCELL_OK (0) or a negative
- *   WASMCELL_ERR_* code; results go through out-pointers. wasmcell_status_str()
- *   names a status. No function aborts or unwinds into the caller; a caught
- *   internal panic is WASMCELL_ERR_INTERNAL and the process stays usable.
+ * - Every function except wasmcell_status_str(), wasmcell_version() and
+ *   wasmcell_version_number() returns a wasmcell_status: WASMCELL_OK (0) or a
+ *   negative WASMCELL_ERR_* code; results go through out-pointers.
+ *   wasmcell_status_str() names a status. No function aborts or unwinds into
+ *   the caller; a caught internal panic is WASMCELL_ERR_INTERNAL and the
+ *   process stays usable.
  * - Handles (wasmcell_runtime *, wasmcell_program *) are opaque and never
  *   dereferenced by wasmcell: they are validated against a generation-checked
  *   table, so NULL, stale (freed or unloaded), double-freed, wrong-kind
  *   handles and programs of a freed runtime give WASMCELL_ERR_INVALID_HANDLE.
- * - Error messages: after a failure, wasmcell_program_error() (per program),
- *   wasmcell_runtime_error() (per runtime) and wasmcell_last_error() (per
- *   thread) give the message. Output strings use caller-allocated buffers:
+ * - Error messages, one rule: every call that fails records its message for
+ *   the calling thread (wasmcell_last_error()) and on the handle it was given
+ *   when that handle is live: a program (wasmcell_program_error()) or a
+ *   runtime (wasmcell_runtime_error()). Calls on a prepared reload
+ *   (wasmcell_reload_*) and the callback accessors (wasmcell_call_*) record
+ *   per thread only. The three error getters and
+ *   wasmcell_program_fault_message() never record their own failures. A
+ *   program's fault has its own message (wasmcell_program_fault_message()),
+ *   kept while the program is FAULTED. Output strings use caller-allocated
+ *   buffers:
  *   (buf, cap, &len); len receives the full length without the NUL, and a
  *   too-small buffer gives WASMCELL_ERR_BUFFER_TOO_SMALL with a truncated,
  *   NUL-terminated prefix.
@@ -518,49 +527,609 @@ typedef struct wasmcell_stats {
 extern "C" {
 #endif // __cplusplus
 
-/**
- * Keeps compiled modules in `path` as well as in memory (the directory is
- * created if missing), so a restarted controller skips compiling programs it
- * has seen before. `NULL` turns the disk cache off. Every file is validated
- * before use (wasmcell and wasmer version, target, cache key, SHA-256 of the
- * artifact); a corrupted or foreign file is recompiled and replaced, never
- * executed. The directory must be writable only by the controller: its
- * files are native code.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_IO` (cannot create it),
- * `WASMCELL_ERR_INVALID_ARGUMENT` (not UTF-8), `WASMCELL_ERR_INVALID_HANDLE`.
- * Any thread.
- */
-wasmcell_status wasmcell_runtime_set_cache_dir(struct wasmcell_runtime *rt,
-                                               const char *path);
+/* ---- Status codes and error messages ---- */
 
 /**
- * Copies the runtime's cache counters into `*stats`.
+ * A static, NUL-terminated description of a status code ("unknown status"
+ * for values wasmcell never returns). Never NULL; the string must not be freed.
+ *
+ * Thread safety: any thread, any time.
+ *
+ * # Safety
+ *
+ * Any argument values are safe (no pointers).
+ */
+const char *wasmcell_status_str(wasmcell_status status);
+
+/**
+ * Copies the message of the last failed wasmcell call *on this thread* into
+ * `buf` (NUL-terminated) and its length (without the NUL) into `*len` if
+ * `len` is not NULL. Successful calls do not clear it. Use it for calls that
+ * have no program to ask (load, define); prefer `wasmcell_program_error` and
+ * `wasmcell_runtime_error` where a handle exists, since some hosts
+ * (LabVIEW) may run consecutive calls on different threads.
+ *
+ * `buf` may be NULL only with `cap == 0` (to query the length).
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUFFER_TOO_SMALL` (a truncated,
+ * NUL-terminated prefix is written when `cap > 0`); `WASMCELL_ERR_INVALID_ARGUMENT`
+ * (`buf` NULL with `cap > 0`). Reading never changes the last error.
+ *
+ * Thread safety: any thread; reads that thread's own last error.
+ *
+ * # Safety
+ *
+ * `buf`: NULL or `cap` writable bytes.
+ * `len`: NULL or a writable `usize`.
+ */
+wasmcell_status wasmcell_last_error(char *buf,
+                                    size_t cap,
+                                    size_t *len);
+
+/* ---- Version ---- */
+
+/**
+ * The version of the loaded library as a static NUL-terminated string
+ * ("0.2.0"). Never NULL; do not free. Any thread.
+ *
+ * # Safety
+ *
+ * Any argument values are safe (no pointers).
+ */
+const char *wasmcell_version(void);
+
+/**
+ * The version of the loaded library as `MAJOR * 10000 + MINOR * 100 + PATCH`.
+ * Any thread.
+ *
+ * # Safety
+ *
+ * Any argument values are safe (no pointers).
+ */
+uint32_t wasmcell_version_number(void);
+
+/* ---- Runtime: create, configure, free ---- */
+
+/**
+ * Creates a runtime with safe default limits (finite instruction budget per
+ * poll, 64 MiB memory per program, 16 MiB modules, 512 KiB wasm stack).
+ *
+ * Ownership: on success `*out` is a new handle the caller owns and must
+ * release with `wasmcell_runtime_free`. On failure `*out` is unchanged.
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
+ * `WASMCELL_ERR_INTERNAL`.
+ *
+ * The first runtime of a process also runs the engine's one-time
+ * initialisation (a few milliseconds, once), so that the first poll of the
+ * first program is as fast as any first poll: create runtimes before the
+ * control loop starts. This is when wasmer installs its SIGSEGV, SIGBUS,
+ * SIGILL and SIGFPE handlers; it chains to handlers installed earlier, so a
+ * host that installs its own must do so before creating the first runtime.
+ *
+ * Thread safety: any thread.
+ *
+ * # Safety
+ *
+ * `out`: NULL or a writable pointer.
+ */
+wasmcell_status wasmcell_runtime_new(struct wasmcell_runtime **out);
+
+/**
+ * Frees a runtime: unloads all its programs (waiting for polls running on
+ * other threads to finish), then releases its host functions, running each
+ * one's `free_fn`. All program handles of the runtime become invalid.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale, already
+ * freed, or not a runtime); `WASMCELL_ERR_BUSY` when called from inside a host
+ * callback of one of its programs (nothing is freed).
+ *
+ * Thread safety: any thread. Do not free a runtime while another thread is
+ * still loading into it; its load then fails with `WASMCELL_ERR_INVALID_HANDLE`.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_free(struct wasmcell_runtime *rt);
+
+/**
+ * Copies the message of the last failed call made on this runtime (define,
+ * load, set_*) into `buf`, like `wasmcell_last_error` but independent of the
+ * calling thread. Empty if none failed.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL` (truncated prefix
+ * written, full length in `*len`), `WASMCELL_ERR_INVALID_ARGUMENT`,
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ * `buf`: NULL or `cap` writable bytes.
+ * `len`: NULL or a writable `usize`.
+ */
+wasmcell_status wasmcell_runtime_error(struct wasmcell_runtime *rt,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *len);
+
+/**
+ * Sets the instruction budget per poll that programs loaded from now on
+ * start with (each can change its own with `wasmcell_program_set_fuel`).
+ * The budget is an upper bound of wasm instructions a poll may execute.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_default_fuel(struct wasmcell_runtime *rt,
+                                                  uint64_t per_poll);
+
+/**
+ * Sets the maximum linear memory, in bytes, of programs loaded from now on
+ * (rounded down to 64 KiB pages). `memory.grow` past it returns -1 inside the
+ * guest; a module whose initial memory exceeds it fails to load with
+ * `WASMCELL_ERR_LIMIT`.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_default_memory_limit(struct wasmcell_runtime *rt,
+                                                          uint64_t bytes);
+
+/**
+ * Sets the largest module (binary or WAT bytes) that load and reload
+ * accept; larger ones fail with `WASMCELL_ERR_LIMIT` before any parsing.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_max_module_size(struct wasmcell_runtime *rt,
+                                                     uint64_t bytes);
+
+/**
+ * Sets the wasm stack size, in bytes, of programs loaded from now on
+ * (clamped to 8 KiB .. 100 MiB). Runaway recursion faults the program with
+ * `WASMCELL_ERR_TRAP` (stack overflow) when it is used up.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_default_stack_size(struct wasmcell_runtime *rt,
+                                                        uint64_t bytes);
+
+/**
+ * Sets the maximum size of each table (elements) of programs loaded from now
+ * on: initial sizes above it fail to load with `WASMCELL_ERR_LIMIT`, and
+ * `table.grow` past it returns -1 in the guest, allocating nothing. Each
+ * element takes 8 bytes of host memory and a module has at most 4 tables.
+ * Default: 100 000 elements.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_default_table_limit(struct wasmcell_runtime *rt,
+                                                         uint32_t max_elements);
+
+/**
+ * Sets the deepest nesting of blocks, loops and ifs a function of a module
+ * loaded (or reloaded) from now on may have; a deeper module fails with
+ * `WASMCELL_ERR_LIMIT` before it is compiled, which keeps compile time
+ * linear in the module's size. Default: 2 000.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_nesting_limit(struct wasmcell_runtime *rt,
+                                                   uint32_t max_depth);
+
+/**
+ * Sets how many threads compile the modules of loads, reloads, prepares and
+ * cache misses from now on (0: the default, one less than the machine's
+ * cores, at least 1). A compile then never takes every core: the control
+ * thread keeps one. More threads finish a large module sooner; fewer
+ * disturb the polling threads less.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_compile_threads(struct wasmcell_runtime *rt,
+                                                     uint32_t threads);
+
+/**
+ * Chooses whether compiles run at background priority (`background` != 0,
+ * the default) or at the calling thread's priority (0). In the background,
+ * on Linux, the compile threads run at nice 10, so a polling thread at
+ * normal (or real-time) priority always wins the CPU; elsewhere the setting
+ * has no effect. The calling thread waits for the compile either way.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_compile_priority(struct wasmcell_runtime *rt,
+                                                      int32_t background);
+
+/**
+ * Chooses what happens to the linear memory (its initial size, which holds
+ * the process image) of programs loaded from now on, at load, reset and
+ * reload: `WASMCELL_MEMORY_ON_DEMAND` (default: pages mapped on first
+ * access, possibly inside a poll), `WASMCELL_MEMORY_PREFAULT` (all touched
+ * up front: ~0.1 ms per MiB at load, and the memory is resident), or
+ * `WASMCELL_MEMORY_LOCK` (prefault and `mlock`: needs `RLIMIT_MEMLOCK` for
+ * the whole memory; when refused, a warning goes to the program's log and
+ * the pages stay prefaulted). Memory grown later by `memory.grow` is not
+ * covered: size the module's initial memory for what the loop uses.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown mode),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_memory_residency(struct wasmcell_runtime *rt,
+                                                      int32_t mode);
+
+/**
+ * Seeds the WASI `random_get` generators of programs instantiated from now
+ * on (load, reset, reload): each program's stream depends on the seed and
+ * its name, so a test or simulation replays exactly. Without a seed (the
+ * default) each program is seeded from the operating system. The generator
+ * is statistically sound but not cryptographic.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_random_seed(struct wasmcell_runtime *rt,
+                                                 uint64_t seed);
+
+/**
+ * Sets the shape limits checked before compiling modules loaded (or
+ * reloaded) from now on: the number of functions (imported and defined), the
+ * number of imports, and the size of each table. A module over any of them
+ * fails with `WASMCELL_ERR_LIMIT` without being compiled. The table limit
+ * also holds at run time: `table.grow` past it returns -1 in the guest and
+ * allocates nothing (a module has at most 4 tables of 8 bytes per element).
+ * Defaults: 50 000 functions, 1 000 imports, 100 000 table elements.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_module_limits(struct wasmcell_runtime *rt,
+                                                   uint32_t max_functions,
+                                                   uint32_t max_imports,
+                                                   uint32_t max_table_elements);
+
+/* ---- Programs: load, poll, reset, unload, inspect ---- */
+
+/**
+ * Loads a program: `len` bytes of binary WebAssembly or WAT text. Compiles
+ * it, links its imports (host functions defined so far and the built-ins),
+ * instantiates it, runs its `init` export if any, and writes the new handle
+ * to `*out`. `name` (copied) identifies the program in messages and logs.
+ *
+ * Ownership: `bytes` is only read during the call. On success the caller
+ * owns `*out` until `wasmcell_program_unload` or `wasmcell_runtime_free`.
+ * On failure `*out` is unchanged and the message is available from
+ * `wasmcell_last_error` and `wasmcell_runtime_error`.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (NULL pointers,
+ * empty name); `WASMCELL_ERR_INVALID_HANDLE`; `WASMCELL_ERR_LIMIT` (module
+ * too large, initial memory above the limit); `WASMCELL_ERR_COMPILE`;
+ * `WASMCELL_ERR_LINK`; `WASMCELL_ERR_INSTANTIATE`.
+ *
+ * Thread safety: any thread; compiling takes milliseconds, so keep loads out
+ * of a real-time thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ * `name`: NULL or a NUL-terminated string, read during the call only.
+ * `bytes`: `len` readable bytes (NULL when it is 0).
+ * `out`: NULL or a writable pointer.
+ */
+wasmcell_status wasmcell_program_load(struct wasmcell_runtime *rt,
+                                      const char *name,
+                                      const uint8_t *bytes,
+                                      size_t len,
+                                      struct wasmcell_program **out);
+
+/**
+ * Like `wasmcell_program_load`, reading the module from the file at `path`
+ * (a `.wasm` binary or `.wat` text).
+ *
+ * Returns: as `wasmcell_program_load`, plus `WASMCELL_ERR_NOT_FOUND` (no
+ * such file) and `WASMCELL_ERR_IO` (unreadable). Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ * `name`: NULL or a NUL-terminated string, read during the call only.
+ * `path`: NULL or a NUL-terminated string, read during the call only.
+ * `out`: NULL or a writable pointer.
+ */
+wasmcell_status wasmcell_program_load_file(struct wasmcell_runtime *rt,
+                                           const char *name,
+                                           const char *path,
+                                           struct wasmcell_program **out);
+
+/**
+ * Runs one cycle of the program: calls its `poll` export under the
+ * instruction budget.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_TRAP`, `WASMCELL_ERR_BUDGET`,
+ * `WASMCELL_ERR_HOST`, `WASMCELL_ERR_GUEST_FAULT`, `WASMCELL_ERR_WATCHDOG`
+ * (stopped or overrun: `wasmcell_program_set_watchdog`) (the program is now
+ * FAULTED; `wasmcell_program_error` says why, `wasmcell_program_fault_kind`
+ * classifies it); `WASMCELL_ERR_FAULTED` (it was already faulted);
+ * `WASMCELL_ERR_BUSY` (called from one of its own callbacks);
+ * `WASMCELL_ERR_INVALID_HANDLE`. Other programs are never affected.
+ *
+ * Thread safety: any thread. Calls on one program are serialised (a second
+ * thread waits for the running poll); different programs poll in parallel.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_program_poll(struct wasmcell_program *p);
+
+/**
+ * Replaces the program's instance with a fresh one of the same module
+ * (memory and globals back to their initial values, `init` run again),
+ * clearing a fault.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INSTANTIATE` or `WASMCELL_ERR_LIMIT`
+ * (the program stays FAULTED with the reason); `WASMCELL_ERR_BUSY`;
+ * `WASMCELL_ERR_INVALID_HANDLE`. Thread safety: any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_program_reset(struct wasmcell_program *p);
+
+/**
+ * Unloads the program and invalidates its handle (waiting for a poll running
+ * on another thread to finish).
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUSY` (from its own callback; nothing
+ * happens); `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale, already unloaded,
+ * runtime freed). Thread safety: any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_program_unload(struct wasmcell_program *p);
+
+/**
+ * Writes the program's state (`WASMCELL_STATE_*`) to `*state`. Does not wait
+ * for a running poll.
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
  * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `state`: NULL or a writable `wasmcell_state`.
  */
-wasmcell_status wasmcell_runtime_cache_stats(struct wasmcell_runtime *rt,
-                                             struct wasmcell_cache_stats *stats);
+wasmcell_status wasmcell_program_state(struct wasmcell_program *p,
+                                       wasmcell_state *state);
 
 /**
- * Replaces the clock guests read through `wasmcell.now_ns` (for simulation,
- * tests, or machine time), or restores the default monotonic clock
- * (nanoseconds since the library's first use) when `fn` is NULL.
+ * Copies the message of the last call on this program that failed into
+ * `buf` (NUL-terminated), whichever thread made it: a poll that faulted
+ * leaves the fault's message, a rejected argument its own. Cleared when a
+ * reset, reload or commit succeeds; "" if nothing failed. This getter and
+ * `wasmcell_program_fault_message` do not record their own failures.
  *
- * Ownership: `user_data` stays the caller's; it must stay valid until the
- * clock is replaced or the runtime is freed. This call returns only once no
- * thread is still inside the previous clock, so its `user_data` may be
- * released as soon as it returns.
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUFFER_TOO_SMALL` (a truncated,
+ * NUL-terminated prefix is written if `cap > 0`; the full length is in
+ * `*len`); `WASMCELL_ERR_INVALID_ARGUMENT` (`buf` NULL with `cap > 0`);
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; waits for no poll.
  *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`,
- * `WASMCELL_ERR_BUSY` (called from inside a host callback or log sink,
- * where waiting for the old clock could wait for itself; nothing changed).
- * Any thread.
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `buf`: NULL or `cap` writable bytes.
+ * `len`: NULL or a writable `usize`.
  */
-wasmcell_status wasmcell_runtime_set_clock(struct wasmcell_runtime *rt,
-                                           wasmcell_clock_fn fn,
-                                           void *user_data);
+wasmcell_status wasmcell_program_error(struct wasmcell_program *p,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *len);
+
+/**
+ * Copies the message of the program's fault into `buf` (NUL-terminated)
+ * while it is FAULTED: it names the trap and the wasm function, or the
+ * callback and its code, and is kept until a reset, reload or commit
+ * succeeds, whatever other calls fail meanwhile. "" when it is not faulted.
+ *
+ * Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUFFER_TOO_SMALL` (a truncated,
+ * NUL-terminated prefix is written if `cap > 0`; the full length is in
+ * `*len`); `WASMCELL_ERR_INVALID_ARGUMENT` (`buf` NULL with `cap > 0`);
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; waits for no poll.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `buf`: NULL or `cap` writable bytes.
+ * `len`: NULL or a writable `usize`.
+ */
+wasmcell_status wasmcell_program_fault_message(struct wasmcell_program *p,
+                                               char *buf,
+                                               size_t cap,
+                                               size_t *len);
+
+/**
+ * Writes what faulted the program (`WASMCELL_FAULT_*`) to `*kind`;
+ * `WASMCELL_FAULT_NONE` if it is not faulted.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `kind`: NULL or a writable `wasmcell_fault`.
+ */
+wasmcell_status wasmcell_program_fault_kind(struct wasmcell_program *p,
+                                            wasmcell_fault *kind);
+
+/**
+ * Sets the program's instruction budget per poll (and for `init` on reset and
+ * reload), from the next poll on. A poll that needs more fails with
+ * `WASMCELL_ERR_BUDGET`. The budget is an upper bound of the wasm
+ * instructions one poll executes.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; does not wait for a running poll.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_program_set_fuel(struct wasmcell_program *p,
+                                          uint64_t per_poll);
+
+/**
+ * Sets the program's watchdog, the way a PLC task's is set: a poll that runs
+ * longer than `time_ns * sensitivity` is stopped while it runs (even in a
+ * guest loop its instruction budget would still allow), and `sensitivity`
+ * consecutive polls longer than `time_ns` fault the program as an overrun.
+ * Both fault it with `WASMCELL_ERR_WATCHDOG` / `WASMCELL_FAULT_WATCHDOG`;
+ * `wasmcell_stats.overruns` counts polls longer than `time_ns`.
+ * `time_ns` 0 turns the watchdog off; `sensitivity` 0 counts as 1.
+ *
+ * How: one process-wide watchdog thread wakes every quarter of the
+ * shortest limit (50 us .. 10 ms) and stops an overdue poll through its
+ * budget counter, so the guest stops at its next loop header or function
+ * entry. A poll that does not overrun pays two atomic stores. A host
+ * callback that blocks cannot be interrupted: the poll stops when it
+ * returns, and its time counts.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies
+ * from the next poll.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_program_set_watchdog(struct wasmcell_program *p,
+                                              uint64_t time_ns,
+                                              uint32_t sensitivity);
+
+/**
+ * Chooses what the published outputs do when the program faults (trap,
+ * budget, watchdog, host error, guest-reported fault):
+ * `WASMCELL_FAULT_OUTPUTS_HOLD` keeps the last good outputs published;
+ * `WASMCELL_FAULT_OUTPUTS_DEFAULTS` publishes the output area as the module
+ * initialised it (before `init`), numbered with the faulting poll, so an
+ * output such as motor-on falls back to its safe default. Programs without
+ * a process image are unaffected.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown mode),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_program_set_fault_outputs(struct wasmcell_program *p,
+                                                   int32_t mode);
+
+/**
+ * Sets the maximum size (elements) of each of the program's tables, applied
+ * when it is next reset or reloaded: `table.grow` past it returns -1 in the
+ * guest; a version whose initial table exceeds it is refused with
+ * `WASMCELL_ERR_LIMIT` (a reset then faults the program).
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_program_set_table_limit(struct wasmcell_program *p,
+                                                 uint32_t max_elements);
+
+/**
+ * Sets the program's maximum linear memory in bytes, applied when it is next
+ * reset or reloaded (a running instance keeps its current limit).
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_program_set_memory_limit(struct wasmcell_program *p,
+                                                  uint64_t bytes);
+
+/**
+ * Copies the program's counters into `*stats`. Does not wait for a running poll.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `stats`: NULL or a writable `wasmcell_stats`.
+ */
+wasmcell_status wasmcell_program_stats(struct wasmcell_program *p,
+                                       struct wasmcell_stats *stats);
+
+/**
+ * Copies the name the program was loaded with into `buf` (NUL-terminated).
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
+ * `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `buf`: NULL or `cap` writable bytes.
+ * `len`: NULL or a writable `usize`.
+ */
+wasmcell_status wasmcell_program_name(struct wasmcell_program *p,
+                                      char *buf,
+                                      size_t cap,
+                                      size_t *len);
+
+/* ---- Host functions and what a callback may do ---- */
 
 /**
  * Registers a host callback that guests import as `module`.`name`.
@@ -593,6 +1162,16 @@ wasmcell_status wasmcell_runtime_set_clock(struct wasmcell_runtime *rt,
  *
  * Thread safety: any thread. The callback may be invoked concurrently from
  * every thread that polls a program of this runtime.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ * `module`: NULL or a NUL-terminated string, read during the call only.
+ * `name`: NULL or a NUL-terminated string, read during the call only.
+ * `signature`: NULL or a NUL-terminated string, read during the call only.
+ * `fn`: NULL or a function of that type, callable while registered.
+ * `user_data`: any value, passed back to the callbacks, never dereferenced.
+ * `free_fn`: NULL or a function of that type, callable while registered.
  */
 wasmcell_status wasmcell_runtime_define(struct wasmcell_runtime *rt,
                                         const char *module,
@@ -609,6 +1188,11 @@ wasmcell_status wasmcell_runtime_define(struct wasmcell_runtime *rt,
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
  * `WASMCELL_ERR_INVALID_HANDLE` (call not active). Callback thread only.
+ *
+ * # Safety
+ *
+ * `call`: any value (handles are validated, never dereferenced).
+ * `out`: NULL or a writable pointer.
  */
 wasmcell_status wasmcell_call_program(struct wasmcell_call *call,
                                       struct wasmcell_program **out);
@@ -619,6 +1203,12 @@ wasmcell_status wasmcell_call_program(struct wasmcell_call *call,
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
  * `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`.
  * Callback thread only.
+ *
+ * # Safety
+ *
+ * `call`: any value (handles are validated, never dereferenced).
+ * `buf`: NULL or `cap` writable bytes.
+ * `len`: NULL or a writable `usize`.
  */
 wasmcell_status wasmcell_call_program_name(struct wasmcell_call *call,
                                            char *buf,
@@ -633,6 +1223,12 @@ wasmcell_status wasmcell_call_program_name(struct wasmcell_call *call,
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (NULL out-pointer),
  * `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+ *
+ * # Safety
+ *
+ * `call`: any value (handles are validated, never dereferenced).
+ * `data`: NULL or a writable pointer.
+ * `len`: NULL or a writable `usize`.
  */
 wasmcell_status wasmcell_call_memory(struct wasmcell_call *call,
                                      uint8_t **data,
@@ -646,6 +1242,11 @@ wasmcell_status wasmcell_call_memory(struct wasmcell_call *call,
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`flag` NULL),
  * `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+ *
+ * # Safety
+ *
+ * `call`: any value (handles are validated, never dereferenced).
+ * `flag`: NULL or a writable `i32`.
  */
 wasmcell_status wasmcell_call_is_shadow(struct wasmcell_call *call,
                                         int32_t *flag);
@@ -657,33 +1258,16 @@ wasmcell_status wasmcell_call_is_shadow(struct wasmcell_call *call,
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (NULL or not UTF-8),
  * `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+ *
+ * # Safety
+ *
+ * `call`: any value (handles are validated, never dereferenced).
+ * `message`: NULL or a NUL-terminated string, read during the call only.
  */
 wasmcell_status wasmcell_call_set_error(struct wasmcell_call *call,
                                         const char *message);
 
-/**
- * Sends guest output (`env.print`, `wasmcell.log`) of all programs of the
- * runtime to `fn`, or back to the default (standard error, each line
- * prefixed with `[program]`) when `fn` is NULL. Takes effect immediately.
- *
- * Guest output is bounded: lines longer than 4096 bytes are cut, and a
- * program's output past 64 KiB in one poll is dropped (one warning line
- * says so); reading the text costs the guest one budget unit per 16 bytes.
- *
- * Ownership: `user_data` stays the caller's; it must stay valid until the
- * sink is replaced or the runtime is freed. This call returns only once no
- * thread is still inside the previous sink, so its `user_data` may be
- * released as soon as it returns.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`,
- * `WASMCELL_ERR_BUSY` (called from inside a host callback or log sink,
- * where waiting for the old sink could wait for itself; nothing changed).
- * Any thread; `fn` is called concurrently when programs are polled on
- * several threads.
- */
-wasmcell_status wasmcell_runtime_set_log(struct wasmcell_runtime *rt,
-                                         wasmcell_log_fn fn,
-                                         void *user_data);
+/* ---- Process image: inputs, outputs, signals ---- */
 
 /**
  * Writes the size in bytes of one area (`WASMCELL_AREA_*`) of the program's
@@ -691,6 +1275,11 @@ wasmcell_status wasmcell_runtime_set_log(struct wasmcell_runtime *rt,
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown area, NULL
  * `len`), `WASMCELL_ERR_INVALID_HANDLE`. Any thread; never waits for a poll.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `len`: NULL or a writable `usize`.
  */
 wasmcell_status wasmcell_program_image_size(struct wasmcell_program *p,
                                             wasmcell_area area,
@@ -704,6 +1293,11 @@ wasmcell_status wasmcell_program_image_size(struct wasmcell_program *p,
  * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (range outside the
  * input area, `data` NULL with `len > 0`); `WASMCELL_ERR_INVALID_HANDLE`.
  * Any thread; never waits for a running poll.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `data`: `len` readable bytes (NULL when it is 0).
  */
 wasmcell_status wasmcell_program_write_inputs(struct wasmcell_program *p,
                                               size_t offset,
@@ -719,6 +1313,12 @@ wasmcell_status wasmcell_program_write_inputs(struct wasmcell_program *p,
  * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (range outside the
  * output area, `data` NULL with `len > 0`); `WASMCELL_ERR_INVALID_HANDLE`.
  * Any thread; never waits for a running poll.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `data`: `len` writable bytes (NULL when it is 0).
+ * `poll`: NULL or a writable `u64`.
  */
 wasmcell_status wasmcell_program_read_outputs(struct wasmcell_program *p,
                                               size_t offset,
@@ -731,6 +1331,11 @@ wasmcell_status wasmcell_program_read_outputs(struct wasmcell_program *p,
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
  * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `count`: NULL or a writable `usize`.
  */
 wasmcell_status wasmcell_program_signal_count(struct wasmcell_program *p,
                                               size_t *count);
@@ -743,6 +1348,16 @@ wasmcell_status wasmcell_program_signal_count(struct wasmcell_program *p,
  * Returns: `WASMCELL_OK`; `WASMCELL_ERR_NOT_FOUND` (index out of range);
  * `WASMCELL_ERR_BUFFER_TOO_SMALL` (the other outputs are still written);
  * `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `name`: NULL or `cap` writable bytes.
+ * `name_len`: NULL or a writable `usize`.
+ * `id`: NULL or a writable `u32`.
+ * `area`: NULL or a writable `wasmcell_area`.
+ * `ty`: NULL or a writable `wasmcell_signal_type`.
+ * `offset`: NULL or a writable `u32`.
  */
 wasmcell_status wasmcell_program_signal_info(struct wasmcell_program *p,
                                              size_t index,
@@ -762,6 +1377,15 @@ wasmcell_status wasmcell_program_signal_info(struct wasmcell_program *p,
  * Returns: `WASMCELL_OK`; `WASMCELL_ERR_NOT_FOUND`;
  * `WASMCELL_ERR_INVALID_ARGUMENT` (NULL `name` or `id`);
  * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `name`: NULL or a NUL-terminated string, read during the call only.
+ * `id`: NULL or a writable `u32`.
+ * `area`: NULL or a writable `wasmcell_area`.
+ * `ty`: NULL or a writable `wasmcell_signal_type`.
+ * `offset`: NULL or a writable `u32`.
  */
 wasmcell_status wasmcell_program_signal_lookup(struct wasmcell_program *p,
                                                const char *name,
@@ -780,6 +1404,11 @@ wasmcell_status wasmcell_program_signal_lookup(struct wasmcell_program *p,
  * `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`;
  * `WASMCELL_ERR_BUSY` (a retain signal read from the program's own callback).
  * Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `value`: NULL or a writable `f64`.
  */
 wasmcell_status wasmcell_program_signal_get_f64(struct wasmcell_program *p,
                                                 uint32_t id,
@@ -791,6 +1420,11 @@ wasmcell_status wasmcell_program_signal_get_f64(struct wasmcell_program *p,
  * Returns: as `wasmcell_program_signal_get_f64`, plus
  * `WASMCELL_ERR_INVALID_ARGUMENT` for float signals and u64 values above
  * INT64_MAX. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `value`: NULL or a writable `i64`.
  */
 wasmcell_status wasmcell_program_signal_get_i64(struct wasmcell_program *p,
                                                 uint32_t id,
@@ -804,6 +1438,10 @@ wasmcell_status wasmcell_program_signal_get_i64(struct wasmcell_program *p,
  * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (not an input
  * signal, value out of range or not integral); `WASMCELL_ERR_NOT_FOUND`;
  * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; never waits for a poll.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
  */
 wasmcell_status wasmcell_program_signal_set_f64(struct wasmcell_program *p,
                                                 uint32_t id,
@@ -813,64 +1451,16 @@ wasmcell_status wasmcell_program_signal_set_f64(struct wasmcell_program *p,
  * Sets an input signal from an integer, range-checked against its type.
  *
  * Returns: as `wasmcell_program_signal_set_f64`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
  */
 wasmcell_status wasmcell_program_signal_set_i64(struct wasmcell_program *p,
                                                 uint32_t id,
                                                 int64_t value);
 
-/**
- * Loads a program: `len` bytes of binary WebAssembly or WAT text. Compiles
- * it, links its imports (host functions defined so far and the built-ins),
- * instantiates it, runs its `init` export if any, and writes the new handle
- * to `*out`. `name` (copied) identifies the program in messages and logs.
- *
- * Ownership: `bytes` is only read during the call. On success the caller
- * owns `*out` until `wasmcell_program_unload` or `wasmcell_runtime_free`.
- * On failure `*out` is unchanged and the message is available from
- * `wasmcell_last_error` and `wasmcell_runtime_error`.
- *
- * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (NULL pointers,
- * empty name); `WASMCELL_ERR_INVALID_HANDLE`; `WASMCELL_ERR_LIMIT` (module
- * too large, initial memory above the limit); `WASMCELL_ERR_COMPILE`;
- * `WASMCELL_ERR_LINK`; `WASMCELL_ERR_INSTANTIATE`.
- *
- * Thread safety: any thread; compiling takes milliseconds, so keep loads out
- * of a real-time thread.
- */
-wasmcell_status wasmcell_program_load(struct wasmcell_runtime *rt,
-                                      const char *name,
-                                      const uint8_t *bytes,
-                                      size_t len,
-                                      struct wasmcell_program **out);
-
-/**
- * Like `wasmcell_program_load`, reading the module from the file at `path`
- * (a `.wasm` binary or `.wat` text).
- *
- * Returns: as `wasmcell_program_load`, plus `WASMCELL_ERR_NOT_FOUND` (no
- * such file) and `WASMCELL_ERR_IO` (unreadable). Any thread.
- */
-wasmcell_status wasmcell_program_load_file(struct wasmcell_runtime *rt,
-                                           const char *name,
-                                           const char *path,
-                                           struct wasmcell_program **out);
-
-/**
- * Runs one cycle of the program: calls its `poll` export under the
- * instruction budget.
- *
- * Returns: `WASMCELL_OK`; `WASMCELL_ERR_TRAP`, `WASMCELL_ERR_BUDGET`,
- * `WASMCELL_ERR_HOST`, `WASMCELL_ERR_GUEST_FAULT`, `WASMCELL_ERR_WATCHDOG`
- * (stopped or overrun: `wasmcell_program_set_watchdog`) (the program is now
- * FAULTED; `wasmcell_program_error` says why, `wasmcell_program_fault_kind`
- * classifies it); `WASMCELL_ERR_FAULTED` (it was already faulted);
- * `WASMCELL_ERR_BUSY` (called from one of its own callbacks);
- * `WASMCELL_ERR_INVALID_HANDLE`. Other programs are never affected.
- *
- * Thread safety: any thread. Calls on one program are serialised (a second
- * thread waits for the running poll); different programs poll in parallel.
- */
-wasmcell_status wasmcell_program_poll(struct wasmcell_program *p);
+/* ---- Hot swap: reload, prepare, commit ---- */
 
 /**
  * Hot swap: compiles and instantiates `bytes` (wasm or WAT) on the calling
@@ -885,158 +1475,15 @@ wasmcell_status wasmcell_program_poll(struct wasmcell_program *p);
  * `WASMCELL_ERR_LINK`, `WASMCELL_ERR_INSTANTIATE`; `WASMCELL_ERR_BUSY`;
  * `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`.
  * Thread safety: any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `bytes`: `len` readable bytes (NULL when it is 0).
  */
 wasmcell_status wasmcell_program_reload(struct wasmcell_program *p,
                                         const uint8_t *bytes,
                                         size_t len);
-
-/**
- * Replaces the program's instance with a fresh one of the same module
- * (memory and globals back to their initial values, `init` run again),
- * clearing a fault.
- *
- * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INSTANTIATE` or `WASMCELL_ERR_LIMIT`
- * (the program stays FAULTED with the reason); `WASMCELL_ERR_BUSY`;
- * `WASMCELL_ERR_INVALID_HANDLE`. Thread safety: any thread.
- */
-wasmcell_status wasmcell_program_reset(struct wasmcell_program *p);
-
-/**
- * Unloads the program and invalidates its handle (waiting for a poll running
- * on another thread to finish).
- *
- * Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUSY` (from its own callback; nothing
- * happens); `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale, already unloaded,
- * runtime freed). Thread safety: any thread.
- */
-wasmcell_status wasmcell_program_unload(struct wasmcell_program *p);
-
-/**
- * Writes the program's state (`WASMCELL_STATE_*`) to `*state`. Does not wait
- * for a running poll.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
- * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_program_state(struct wasmcell_program *p,
-                                       wasmcell_state *state);
-
-/**
- * Copies the program's error message into `buf` (NUL-terminated): the fault
- * message while it is FAULTED (kept until reset or reload; it names the trap
- * and the wasm function, or the callback and its code), otherwise the
- * message of its last failed call (e.g. a rejected reload), otherwise "".
- * Does not depend on the calling thread.
- *
- * Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUFFER_TOO_SMALL` (a truncated,
- * NUL-terminated prefix is written if `cap > 0`; the full length is in
- * `*len`); `WASMCELL_ERR_INVALID_ARGUMENT` (`buf` NULL with `cap > 0`);
- * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; waits for no poll.
- */
-wasmcell_status wasmcell_program_error(struct wasmcell_program *p,
-                                       char *buf,
-                                       size_t cap,
-                                       size_t *len);
-
-/**
- * Writes what faulted the program (`WASMCELL_FAULT_*`) to `*kind`;
- * `WASMCELL_FAULT_NONE` if it is not faulted.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
- * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_program_fault_kind(struct wasmcell_program *p,
-                                            wasmcell_fault *kind);
-
-/**
- * Sets the program's instruction budget per poll (and for `init` on reset and
- * reload), from the next poll on. A poll that needs more fails with
- * `WASMCELL_ERR_BUDGET`. The budget is an upper bound of the wasm
- * instructions one poll executes.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
- * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; does not wait for a running poll.
- */
-wasmcell_status wasmcell_program_set_fuel(struct wasmcell_program *p,
-                                          uint64_t per_poll);
-
-/**
- * Sets the program's watchdog, the way a PLC task's is set: a poll that runs
- * longer than `time_ns * sensitivity` is stopped while it runs (even in a
- * guest loop its instruction budget would still allow), and `sensitivity`
- * consecutive polls longer than `time_ns` fault the program as an overrun.
- * Both fault it with `WASMCELL_ERR_WATCHDOG` / `WASMCELL_FAULT_WATCHDOG`;
- * `wasmcell_stats.overruns` counts polls longer than `time_ns`.
- * `time_ns` 0 turns the watchdog off; `sensitivity` 0 counts as 1.
- *
- * How: one process-wide watchdog thread wakes every quarter of the
- * shortest limit (50 us .. 10 ms) and stops an overdue poll through its
- * budget counter, so the guest stops at its next loop header or function
- * entry. A poll that does not overrun pays two atomic stores. A host
- * callback that blocks cannot be interrupted: the poll stops when it
- * returns, and its time counts.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies
- * from the next poll.
- */
-wasmcell_status wasmcell_program_set_watchdog(struct wasmcell_program *p,
-                                              uint64_t time_ns,
-                                              uint32_t sensitivity);
-
-/**
- * Chooses what the published outputs do when the program faults (trap,
- * budget, watchdog, host error, guest-reported fault):
- * `WASMCELL_FAULT_OUTPUTS_HOLD` keeps the last good outputs published;
- * `WASMCELL_FAULT_OUTPUTS_DEFAULTS` publishes the output area as the module
- * initialised it (before `init`), numbered with the faulting poll, so an
- * output such as motor-on falls back to its safe default. Programs without
- * a process image are unaffected.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown mode),
- * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_program_set_fault_outputs(struct wasmcell_program *p,
-                                                   int32_t mode);
-
-/**
- * Sets the maximum size (elements) of each of the program's tables, applied
- * when it is next reset or reloaded: `table.grow` past it returns -1 in the
- * guest; a version whose initial table exceeds it is refused with
- * `WASMCELL_ERR_LIMIT` (a reset then faults the program).
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_program_set_table_limit(struct wasmcell_program *p,
-                                                 uint32_t max_elements);
-
-/**
- * Sets the program's maximum linear memory in bytes, applied when it is next
- * reset or reloaded (a running instance keeps its current limit).
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_program_set_memory_limit(struct wasmcell_program *p,
-                                                  uint64_t bytes);
-
-/**
- * Copies the program's counters into `*stats`. Does not wait for a running poll.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
- * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_program_stats(struct wasmcell_program *p,
-                                       struct wasmcell_stats *stats);
-
-/**
- * Copies the name the program was loaded with into `buf` (NUL-terminated).
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
- * `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_program_name(struct wasmcell_program *p,
-                                      char *buf,
-                                      size_t cap,
-                                      size_t *len);
 
 /**
  * The slow half of a hot swap, for hosts that compile on a worker thread
@@ -1052,6 +1499,12 @@ wasmcell_status wasmcell_program_name(struct wasmcell_program *p,
  * `WASMCELL_ERR_LINK`, `WASMCELL_ERR_INSTANTIATE`; `WASMCELL_ERR_BUSY`;
  * `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`.
  * Thread safety: any thread; does not wait for a running poll.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `bytes`: `len` readable bytes (NULL when it is 0).
+ * `out`: NULL or a writable pointer.
  */
 wasmcell_status wasmcell_program_prepare_reload(struct wasmcell_program *p,
                                                 const uint8_t *bytes,
@@ -1070,6 +1523,10 @@ wasmcell_status wasmcell_program_prepare_reload(struct wasmcell_program *p,
  * the old version keeps running); `WASMCELL_ERR_INVALID_ARGUMENT` (prepared
  * for another program); `WASMCELL_ERR_BUSY`; `WASMCELL_ERR_INVALID_HANDLE`.
  * Thread safety: any thread; waits for a running poll of the program.
+ *
+ * # Safety
+ *
+ * `p`, `reload`: any value (handles are validated, never dereferenced).
  */
 wasmcell_status wasmcell_program_commit_reload(struct wasmcell_program *p,
                                                struct wasmcell_reload *reload);
@@ -1086,6 +1543,14 @@ wasmcell_status wasmcell_program_commit_reload(struct wasmcell_program *p,
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale,
  * committed or discarded reload; program unloaded). Any thread; does not
  * wait for a running poll.
+ *
+ * # Safety
+ *
+ * `reload`: any value (handles are validated, never dereferenced).
+ * `kept`: NULL or a writable `usize`.
+ * `added`: NULL or a writable `usize`.
+ * `dropped`: NULL or a writable `usize`.
+ * `retyped`: NULL or a writable `usize`.
  */
 wasmcell_status wasmcell_reload_retain_summary(struct wasmcell_reload *reload,
                                                size_t *kept,
@@ -1103,6 +1568,12 @@ wasmcell_status wasmcell_reload_retain_summary(struct wasmcell_reload *reload,
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
  * `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `reload`: any value (handles are validated, never dereferenced).
+ * `buf`: NULL or `cap` writable bytes.
+ * `len`: NULL or a writable `usize`.
  */
 wasmcell_status wasmcell_reload_report(struct wasmcell_reload *reload,
                                        char *buf,
@@ -1131,6 +1602,10 @@ wasmcell_status wasmcell_reload_report(struct wasmcell_reload *reload,
  * `WASMCELL_ERR_BUSY` (from the program's own callback),
  * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; it waits for a running poll of
  * the program only at the first shadow poll (to copy its retain).
+ *
+ * # Safety
+ *
+ * `reload`: any value (handles are validated, never dereferenced).
  */
 wasmcell_status wasmcell_reload_shadow_poll(struct wasmcell_reload *reload);
 
@@ -1141,6 +1616,11 @@ wasmcell_status wasmcell_reload_shadow_poll(struct wasmcell_reload *reload);
  * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (NULL `data` with
  * `len` > 0, range outside the output area, or no shadow poll yet);
  * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `reload`: any value (handles are validated, never dereferenced).
+ * `data`: `len` writable bytes (NULL when it is 0).
  */
 wasmcell_status wasmcell_reload_read_outputs(struct wasmcell_reload *reload,
                                              size_t offset,
@@ -1152,6 +1632,10 @@ wasmcell_status wasmcell_reload_read_outputs(struct wasmcell_reload *reload,
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale,
  * already committed or discarded). Any thread.
+ *
+ * # Safety
+ *
+ * `reload`: any value (handles are validated, never dereferenced).
  */
 wasmcell_status wasmcell_reload_discard(struct wasmcell_reload *reload);
 
@@ -1163,233 +1647,113 @@ wasmcell_status wasmcell_reload_discard(struct wasmcell_reload *reload);
  *
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
  * `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ * `buf`: NULL or `cap` writable bytes.
+ * `len`: NULL or a writable `usize`.
  */
 wasmcell_status wasmcell_program_notice(struct wasmcell_program *p,
                                         char *buf,
                                         size_t cap,
                                         size_t *len);
 
-/**
- * Creates a runtime with safe default limits (finite instruction budget per
- * poll, 64 MiB memory per program, 16 MiB modules, 512 KiB wasm stack).
- *
- * Ownership: on success `*out` is a new handle the caller owns and must
- * release with `wasmcell_runtime_free`. On failure `*out` is unchanged.
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
- * `WASMCELL_ERR_INTERNAL`.
- *
- * The first runtime of a process also runs the engine's one-time
- * initialisation (a few milliseconds, once), so that the first poll of the
- * first program is as fast as any first poll: create runtimes before the
- * control loop starts. This is when wasmer installs its SIGSEGV, SIGBUS,
- * SIGILL and SIGFPE handlers; it chains to handlers installed earlier, so a
- * host that installs its own must do so before creating the first runtime.
- *
- * Thread safety: any thread.
- */
-wasmcell_status wasmcell_runtime_new(struct wasmcell_runtime **out);
+/* ---- Logging ---- */
 
 /**
- * Frees a runtime: unloads all its programs (waiting for polls running on
- * other threads to finish), then releases its host functions, running each
- * one's `free_fn`. All program handles of the runtime become invalid.
+ * Sends guest output (`env.print`, `wasmcell.log`) of all programs of the
+ * runtime to `fn`, or back to the default (standard error, each line
+ * prefixed with `[program]`) when `fn` is NULL. Takes effect immediately.
  *
- * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale, already
- * freed, or not a runtime); `WASMCELL_ERR_BUSY` when called from inside a host
- * callback of one of its programs (nothing is freed).
+ * Guest output is bounded: lines longer than 4096 bytes are cut, and a
+ * program's output past 64 KiB in one poll is dropped (one warning line
+ * says so); reading the text costs the guest one budget unit per 16 bytes.
  *
- * Thread safety: any thread. Do not free a runtime while another thread is
- * still loading into it; its load then fails with `WASMCELL_ERR_INVALID_HANDLE`.
+ * Ownership: `user_data` stays the caller's; it must stay valid until the
+ * sink is replaced or the runtime is freed. This call returns only once no
+ * thread is still inside the previous sink, so its `user_data` may be
+ * released as soon as it returns.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`,
+ * `WASMCELL_ERR_BUSY` (called from inside a host callback or log sink,
+ * where waiting for the old sink could wait for itself; nothing changed).
+ * Any thread; `fn` is called concurrently when programs are polled on
+ * several threads.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ * `fn`: NULL or a function of that type, callable while registered.
+ * `user_data`: any value, passed back to the callbacks, never dereferenced.
  */
-wasmcell_status wasmcell_runtime_free(struct wasmcell_runtime *rt);
+wasmcell_status wasmcell_runtime_set_log(struct wasmcell_runtime *rt,
+                                         wasmcell_log_fn fn,
+                                         void *user_data);
+
+/* ---- Clock ---- */
 
 /**
- * Copies the message of the last failed call made on this runtime (define,
- * load, set_*) into `buf`, like `wasmcell_last_error` but independent of the
- * calling thread. Empty if none failed.
+ * Replaces the clock guests read through `wasmcell.now_ns` (for simulation,
+ * tests, or machine time), or restores the default monotonic clock
+ * (nanoseconds since the library's first use) when `fn` is NULL.
  *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL` (truncated prefix
- * written, full length in `*len`), `WASMCELL_ERR_INVALID_ARGUMENT`,
- * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_error(struct wasmcell_runtime *rt,
-                                       char *buf,
-                                       size_t cap,
-                                       size_t *len);
-
-/**
- * Sets the instruction budget per poll that programs loaded from now on
- * start with (each can change its own with `wasmcell_program_set_fuel`).
- * The budget is an upper bound of wasm instructions a poll may execute.
+ * Ownership: `user_data` stays the caller's; it must stay valid until the
+ * clock is replaced or the runtime is freed. This call returns only once no
+ * thread is still inside the previous clock, so its `user_data` may be
+ * released as soon as it returns.
  *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
- * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_default_fuel(struct wasmcell_runtime *rt,
-                                                  uint64_t per_poll);
-
-/**
- * Sets the maximum linear memory, in bytes, of programs loaded from now on
- * (rounded down to 64 KiB pages). `memory.grow` past it returns -1 inside the
- * guest; a module whose initial memory exceeds it fails to load with
- * `WASMCELL_ERR_LIMIT`.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_default_memory_limit(struct wasmcell_runtime *rt,
-                                                          uint64_t bytes);
-
-/**
- * Sets the largest module (binary or WAT bytes) that load and reload
- * accept; larger ones fail with `WASMCELL_ERR_LIMIT` before any parsing.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
- * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_max_module_size(struct wasmcell_runtime *rt,
-                                                     uint64_t bytes);
-
-/**
- * Sets the wasm stack size, in bytes, of programs loaded from now on
- * (clamped to 8 KiB .. 100 MiB). Runaway recursion faults the program with
- * `WASMCELL_ERR_TRAP` (stack overflow) when it is used up.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_default_stack_size(struct wasmcell_runtime *rt,
-                                                        uint64_t bytes);
-
-/**
- * Sets the maximum size of each table (elements) of programs loaded from now
- * on: initial sizes above it fail to load with `WASMCELL_ERR_LIMIT`, and
- * `table.grow` past it returns -1 in the guest, allocating nothing. Each
- * element takes 8 bytes of host memory and a module has at most 4 tables.
- * Default: 100 000 elements.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_default_table_limit(struct wasmcell_runtime *rt,
-                                                         uint32_t max_elements);
-
-/**
- * Sets the deepest nesting of blocks, loops and ifs a function of a module
- * loaded (or reloaded) from now on may have; a deeper module fails with
- * `WASMCELL_ERR_LIMIT` before it is compiled, which keeps compile time
- * linear in the module's size. Default: 2 000.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_nesting_limit(struct wasmcell_runtime *rt,
-                                                   uint32_t max_depth);
-
-/**
- * Sets how many threads compile the modules of loads, reloads, prepares and
- * cache misses from now on (0: the default, one less than the machine's
- * cores, at least 1). A compile then never takes every core: the control
- * thread keeps one. More threads finish a large module sooner; fewer
- * disturb the polling threads less.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_compile_threads(struct wasmcell_runtime *rt,
-                                                     uint32_t threads);
-
-/**
- * Chooses whether compiles run at background priority (`background` != 0,
- * the default) or at the calling thread's priority (0). In the background,
- * on Linux, the compile threads run at nice 10, so a polling thread at
- * normal (or real-time) priority always wins the CPU; elsewhere the setting
- * has no effect. The calling thread waits for the compile either way.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_compile_priority(struct wasmcell_runtime *rt,
-                                                      int32_t background);
-
-/**
- * Chooses what happens to the linear memory (its initial size, which holds
- * the process image) of programs loaded from now on, at load, reset and
- * reload: `WASMCELL_MEMORY_ON_DEMAND` (default: pages mapped on first
- * access, possibly inside a poll), `WASMCELL_MEMORY_PREFAULT` (all touched
- * up front: ~0.1 ms per MiB at load, and the memory is resident), or
- * `WASMCELL_MEMORY_LOCK` (prefault and `mlock`: needs `RLIMIT_MEMLOCK` for
- * the whole memory; when refused, a warning goes to the program's log and
- * the pages stay prefaulted). Memory grown later by `memory.grow` is not
- * covered: size the module's initial memory for what the loop uses.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown mode),
- * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_memory_residency(struct wasmcell_runtime *rt,
-                                                      int32_t mode);
-
-/**
- * Seeds the WASI `random_get` generators of programs instantiated from now
- * on (load, reset, reload): each program's stream depends on the seed and
- * its name, so a test or simulation replays exactly. Without a seed (the
- * default) each program is seeded from the operating system. The generator
- * is statistically sound but not cryptographic.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_random_seed(struct wasmcell_runtime *rt,
-                                                 uint64_t seed);
-
-/**
- * Sets the shape limits checked before compiling modules loaded (or
- * reloaded) from now on: the number of functions (imported and defined), the
- * number of imports, and the size of each table. A module over any of them
- * fails with `WASMCELL_ERR_LIMIT` without being compiled. The table limit
- * also holds at run time: `table.grow` past it returns -1 in the guest and
- * allocates nothing (a module has at most 4 tables of 8 bytes per element).
- * Defaults: 50 000 functions, 1 000 imports, 100 000 table elements.
- *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
- */
-wasmcell_status wasmcell_runtime_set_module_limits(struct wasmcell_runtime *rt,
-                                                   uint32_t max_functions,
-                                                   uint32_t max_imports,
-                                                   uint32_t max_table_elements);
-
-/**
- * A static, NUL-terminated description of a status code ("unknown status"
- * for values wasmcell never returns). Never NULL; the string must not be freed.
- *
- * Thread safety: any thread, any time.
- */
-const char *wasmcell_status_str(wasmcell_status status);
-
-/**
- * Copies the message of the last failed wasmcell call *on this thread* into
- * `buf` (NUL-terminated) and its length (without the NUL) into `*len` if
- * `len` is not NULL. Successful calls do not clear it. Use it for calls that
- * have no program to ask (load, define); prefer `wasmcell_program_error` and
- * `wasmcell_runtime_error` where a handle exists, since some hosts
- * (LabVIEW) may run consecutive calls on different threads.
- *
- * `buf` may be NULL only with `cap == 0` (to query the length).
- *
- * Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUFFER_TOO_SMALL` (a truncated,
- * NUL-terminated prefix is written when `cap > 0`); `WASMCELL_ERR_INVALID_ARGUMENT`
- * (`buf` NULL with `cap > 0`). Reading never changes the last error.
- *
- * Thread safety: any thread; reads that thread's own last error.
- */
-wasmcell_status wasmcell_last_error(char *buf,
-                                    size_t cap,
-                                    size_t *len);
-
-/**
- * The version of the loaded library as a static NUL-terminated string
- * ("0.2.0"). Never NULL; do not free. Any thread.
- */
-const char *wasmcell_version(void);
-
-/**
- * The version of the loaded library as `MAJOR * 10000 + MINOR * 100 + PATCH`.
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`,
+ * `WASMCELL_ERR_BUSY` (called from inside a host callback or log sink,
+ * where waiting for the old clock could wait for itself; nothing changed).
  * Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ * `fn`: NULL or a function of that type, callable while registered.
+ * `user_data`: any value, passed back to the callbacks, never dereferenced.
  */
-uint32_t wasmcell_version_number(void);
+wasmcell_status wasmcell_runtime_set_clock(struct wasmcell_runtime *rt,
+                                           wasmcell_clock_fn fn,
+                                           void *user_data);
+
+/* ---- Compiled-module cache ---- */
+
+/**
+ * Keeps compiled modules in `path` as well as in memory (the directory is
+ * created if missing), so a restarted controller skips compiling programs it
+ * has seen before. `NULL` turns the disk cache off. Every file is validated
+ * before use (wasmcell and wasmer version, target, cache key, SHA-256 of the
+ * artifact); a corrupted or foreign file is recompiled and replaced, never
+ * executed. The directory must be writable only by the controller: its
+ * files are native code.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_IO` (cannot create it),
+ * `WASMCELL_ERR_INVALID_ARGUMENT` (not UTF-8), `WASMCELL_ERR_INVALID_HANDLE`.
+ * Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ * `path`: NULL or a NUL-terminated string, read during the call only.
+ */
+wasmcell_status wasmcell_runtime_set_cache_dir(struct wasmcell_runtime *rt,
+                                               const char *path);
+
+/**
+ * Copies the runtime's cache counters into `*stats`.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ * `stats`: NULL or a writable `wasmcell_cache_stats`.
+ */
+wasmcell_status wasmcell_runtime_cache_stats(struct wasmcell_runtime *rt,
+                                             struct wasmcell_cache_stats *stats);
 
 #ifdef __cplusplus
 }  // extern "C"

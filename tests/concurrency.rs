@@ -372,7 +372,9 @@ mod stale_call_handles {
     #[test]
     fn a_call_handle_kept_past_its_callback_is_invalid() {
         let mut rt: *mut wasmcell_runtime = std::ptr::null_mut();
-        {
+        // SAFETY: every pointer passed is a live local or a NUL-terminated
+        // CString; handles come from the calls themselves.
+        unsafe {
             assert_eq!(wasmcell_runtime_new(&mut rt), WASMCELL_OK);
             let (module, name, sig) = (
                 CString::new("test").unwrap(),

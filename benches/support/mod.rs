@@ -4,7 +4,9 @@
 use std::ffi::{c_void, CStr};
 use std::sync::Arc;
 use wasmcell::ffi::host::{wasmcell_call, wasmcell_runtime_define, wasmcell_val};
-use wasmcell::ffi::program::{wasmcell_program, wasmcell_program_load, wasmcell_program_set_fuel};
+use wasmcell::ffi::program::{
+    wasmcell_program, wasmcell_program_load, wasmcell_program_poll, wasmcell_program_set_fuel,
+};
 use wasmcell::ffi::runtime::{wasmcell_runtime, wasmcell_runtime_free, wasmcell_runtime_new};
 use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder};
 use wasmer::{
@@ -203,6 +205,12 @@ pub struct CProgram {
 }
 
 impl CProgram {
+    /// Polls the program through the C ABI.
+    pub fn poll(&self) -> i32 {
+        // SAFETY: a handle; wasmcell validates it.
+        unsafe { wasmcell_program_poll(std::hint::black_box(self.program)) }
+    }
+
     /// Loads `wat` with no host functions.
     pub fn new(wat: &str) -> Self {
         Self::with_host(wat, None)
@@ -216,26 +224,32 @@ impl CProgram {
     ) -> Self {
         let mut runtime = std::ptr::null_mut();
         let mut program = std::ptr::null_mut();
-        assert_eq!(wasmcell_runtime_new(&mut runtime), 0);
+        // SAFETY: the out-pointers are locals, the strings NUL-terminated and
+        // `wat` readable for its length.
+        assert_eq!(unsafe { wasmcell_runtime_new(&mut runtime) }, 0);
         if let Some((module, name, signature, callback, user_data)) = host {
-            let status = wasmcell_runtime_define(
-                runtime,
-                module.as_ptr(),
-                name.as_ptr(),
-                signature.as_ptr(),
-                Some(callback),
-                user_data,
-                None,
-            );
+            let status = unsafe {
+                wasmcell_runtime_define(
+                    runtime,
+                    module.as_ptr(),
+                    name.as_ptr(),
+                    signature.as_ptr(),
+                    Some(callback),
+                    user_data,
+                    None,
+                )
+            };
             assert_eq!(status, 0);
         }
-        let status = wasmcell_program_load(
-            runtime,
-            c"bench".as_ptr(),
-            wat.as_ptr(),
-            wat.len(),
-            &mut program,
-        );
+        let status = unsafe {
+            wasmcell_program_load(
+                runtime,
+                c"bench".as_ptr(),
+                wat.as_ptr(),
+                wat.len(),
+                &mut program,
+            )
+        };
         assert_eq!(status, 0);
         Self { runtime, program }
     }
@@ -249,14 +263,19 @@ impl CProgram {
         };
         let host = (c"h", c"f", signature, callback, std::ptr::null_mut());
         let program = Self::with_host(&caller_wat(buffer), Some(host));
-        assert_eq!(wasmcell_program_set_fuel(program.program, u64::MAX / 4), 0);
+        // SAFETY: a handle; wasmcell validates it.
+        assert_eq!(
+            unsafe { wasmcell_program_set_fuel(program.program, u64::MAX / 4) },
+            0
+        );
         program
     }
 }
 
 impl Drop for CProgram {
     fn drop(&mut self) {
-        wasmcell_runtime_free(self.runtime);
+        // SAFETY: a handle; wasmcell validates it.
+        unsafe { wasmcell_runtime_free(self.runtime) };
     }
 }
 

@@ -1,7 +1,7 @@
 //! C API of the compiled-module cache.
 
 use super::runtime::{wasmcell_runtime, with_runtime};
-use super::status::{guard, wasmcell_status};
+use super::status::wasmcell_status;
 use super::text::{borrow_str, write_out};
 
 /// Counters of a runtime's compiled-module cache, from
@@ -31,8 +31,13 @@ pub struct wasmcell_cache_stats {
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_IO` (cannot create it),
 /// `WASMCELL_ERR_INVALID_ARGUMENT` (not UTF-8), `WASMCELL_ERR_INVALID_HANDLE`.
 /// Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
+/// `path`: NULL or a NUL-terminated string, read during the call only.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_cache_dir(
+pub unsafe extern "C" fn wasmcell_runtime_set_cache_dir(
     rt: *mut wasmcell_runtime,
     path: *const std::ffi::c_char,
 ) -> wasmcell_status {
@@ -50,13 +55,17 @@ pub extern "C" fn wasmcell_runtime_set_cache_dir(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
+/// `stats`: NULL or a writable `wasmcell_cache_stats`.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_cache_stats(
+pub unsafe extern "C" fn wasmcell_runtime_cache_stats(
     rt: *mut wasmcell_runtime,
     stats: *mut wasmcell_cache_stats,
 ) -> wasmcell_status {
-    guard(|| {
-        let entry = super::handle::runtime(rt as usize)?;
+    with_runtime(rt, |entry| {
         let s = entry.runtime.cache_stats();
         write_out(
             stats,

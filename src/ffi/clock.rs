@@ -38,8 +38,14 @@ impl crate::clock::Clock for CClock {
 /// `WASMCELL_ERR_BUSY` (called from inside a host callback or log sink,
 /// where waiting for the old clock could wait for itself; nothing changed).
 /// Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
+/// `fn`: NULL or a function of that type, callable while registered.
+/// `user_data`: any value, passed back to the callbacks, never dereferenced.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_clock(
+pub unsafe extern "C" fn wasmcell_runtime_set_clock(
     rt: *mut wasmcell_runtime,
     r#fn: wasmcell_clock_fn,
     user_data: *mut c_void,

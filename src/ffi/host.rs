@@ -284,8 +284,18 @@ fn with_call<R>(
 ///
 /// Thread safety: any thread. The callback may be invoked concurrently from
 /// every thread that polls a program of this runtime.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
+/// `module`: NULL or a NUL-terminated string, read during the call only.
+/// `name`: NULL or a NUL-terminated string, read during the call only.
+/// `signature`: NULL or a NUL-terminated string, read during the call only.
+/// `fn`: NULL or a function of that type, callable while registered.
+/// `user_data`: any value, passed back to the callbacks, never dereferenced.
+/// `free_fn`: NULL or a function of that type, callable while registered.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_define(
+pub unsafe extern "C" fn wasmcell_runtime_define(
     rt: *mut wasmcell_runtime,
     module: *const c_char,
     name: *const c_char,
@@ -322,8 +332,13 @@ pub extern "C" fn wasmcell_runtime_define(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
 /// `WASMCELL_ERR_INVALID_HANDLE` (call not active). Callback thread only.
+///
+/// # Safety
+///
+/// `call`: any value (handles are validated, never dereferenced).
+/// `out`: NULL or a writable pointer.
 #[no_mangle]
-pub extern "C" fn wasmcell_call_program(
+pub unsafe extern "C" fn wasmcell_call_program(
     call: *mut wasmcell_call,
     out: *mut *mut wasmcell_program,
 ) -> wasmcell_status {
@@ -338,8 +353,14 @@ pub extern "C" fn wasmcell_call_program(
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
 /// `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`.
 /// Callback thread only.
+///
+/// # Safety
+///
+/// `call`: any value (handles are validated, never dereferenced).
+/// `buf`: NULL or `cap` writable bytes.
+/// `len`: NULL or a writable `usize`.
 #[no_mangle]
-pub extern "C" fn wasmcell_call_program_name(
+pub unsafe extern "C" fn wasmcell_call_program_name(
     call: *mut wasmcell_call,
     buf: *mut c_char,
     cap: usize,
@@ -355,8 +376,14 @@ pub extern "C" fn wasmcell_call_program_name(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (NULL out-pointer),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+///
+/// # Safety
+///
+/// `call`: any value (handles are validated, never dereferenced).
+/// `data`: NULL or a writable pointer.
+/// `len`: NULL or a writable `usize`.
 #[no_mangle]
-pub extern "C" fn wasmcell_call_memory(
+pub unsafe extern "C" fn wasmcell_call_memory(
     call: *mut wasmcell_call,
     data: *mut *mut u8,
     len: *mut usize,
@@ -386,8 +413,13 @@ pub extern "C" fn wasmcell_call_memory(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`flag` NULL),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+///
+/// # Safety
+///
+/// `call`: any value (handles are validated, never dereferenced).
+/// `flag`: NULL or a writable `i32`.
 #[no_mangle]
-pub extern "C" fn wasmcell_call_is_shadow(
+pub unsafe extern "C" fn wasmcell_call_is_shadow(
     call: *mut wasmcell_call,
     flag: *mut i32,
 ) -> wasmcell_status {
@@ -403,8 +435,13 @@ pub extern "C" fn wasmcell_call_is_shadow(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (NULL or not UTF-8),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Callback thread only.
+///
+/// # Safety
+///
+/// `call`: any value (handles are validated, never dereferenced).
+/// `message`: NULL or a NUL-terminated string, read during the call only.
 #[no_mangle]
-pub extern "C" fn wasmcell_call_set_error(
+pub unsafe extern "C" fn wasmcell_call_set_error(
     call: *mut wasmcell_call,
     message: *const c_char,
 ) -> wasmcell_status {

@@ -85,8 +85,14 @@ impl crate::log::LogSink for CLogSink {
 /// where waiting for the old sink could wait for itself; nothing changed).
 /// Any thread; `fn` is called concurrently when programs are polled on
 /// several threads.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
+/// `fn`: NULL or a function of that type, callable while registered.
+/// `user_data`: any value, passed back to the callbacks, never dereferenced.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_log(
+pub unsafe extern "C" fn wasmcell_runtime_set_log(
     rt: *mut wasmcell_runtime,
     r#fn: wasmcell_log_fn,
     user_data: *mut c_void,

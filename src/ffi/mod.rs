@@ -6,19 +6,22 @@
 //! The generated header `include/wasmcell.h` is the reference for C users;
 //! the doc comments on these items are its text.
 #![allow(non_camel_case_types)]
-// Raw pointers are checked (NULL) and documented in the header; these
-// functions are the unsafe boundary by nature.
-#![allow(clippy::missing_safety_doc)]
-#![allow(clippy::not_unsafe_ptr_arg_deref)]
+// Every entry point is `unsafe extern "C"`: it reads and writes through raw
+// pointers the caller vouches for, which each one's `# Safety` section states.
 
+// In the order the generated header presents them (cbindgen follows the
+// module order): statuses and version, runtime, programs, host functions,
+// process image, hot swap, logging, clock, module cache.
 pub mod cache;
 pub mod clock;
-pub mod handle;
 pub mod host;
 pub mod log;
 pub mod process_image;
 pub mod program;
+pub mod reload;
 pub mod runtime;
 pub mod status;
-pub mod text;
 pub mod version;
+// Internal: the handle table and string/buffer helpers.
+pub mod handle;
+pub mod text;

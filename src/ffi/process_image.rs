@@ -2,12 +2,11 @@
 //! other FFI hosts can call (scalars, pointers, caller-allocated buffers with
 //! explicit lengths; no structs by value, no callbacks).
 
-use super::handle;
-use super::program::wasmcell_program;
+use super::program::{wasmcell_program, with_program};
 use super::runtime::invalid_argument;
-use super::status::{guard, wasmcell_status};
+use super::status::wasmcell_status;
 use super::text::{borrow_bytes, borrow_str, copy_out, write_out};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind};
 use crate::image::Signal;
 use crate::process_image::SignalValue;
 use std::ffi::c_char;
@@ -35,10 +34,6 @@ pub const WASMCELL_SIGNAL_U64: wasmcell_signal_type = 8;
 pub const WASMCELL_SIGNAL_F32: wasmcell_signal_type = 9;
 pub const WASMCELL_SIGNAL_F64: wasmcell_signal_type = 10;
 
-fn program(p: *mut wasmcell_program) -> Result<crate::Program> {
-    Ok(handle::program(p as usize)?.program.clone())
-}
-
 fn write_optional<T>(out: *mut T, value: T) {
     if !out.is_null() {
         // SAFETY: non-NULL optional out-pointer, valid per the header;
@@ -52,14 +47,19 @@ fn write_optional<T>(out: *mut T, value: T) {
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown area, NULL
 /// `len`), `WASMCELL_ERR_INVALID_HANDLE`. Any thread; never waits for a poll.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `len`: NULL or a writable `usize`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_image_size(
+pub unsafe extern "C" fn wasmcell_program_image_size(
     p: *mut wasmcell_program,
     area: wasmcell_area,
     len: *mut usize,
 ) -> wasmcell_status {
-    guard(|| {
-        let layout = program(p)?.image_layout();
+    with_program(p, |entry| {
+        let layout = entry.program.image_layout();
         let region = match area {
             WASMCELL_AREA_INPUT => layout.inputs,
             WASMCELL_AREA_OUTPUT => layout.outputs,
@@ -77,14 +77,23 @@ pub extern "C" fn wasmcell_program_image_size(
 /// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (range outside the
 /// input area, `data` NULL with `len > 0`); `WASMCELL_ERR_INVALID_HANDLE`.
 /// Any thread; never waits for a running poll.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `data`: `len` readable bytes (NULL when it is 0).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_write_inputs(
+pub unsafe extern "C" fn wasmcell_program_write_inputs(
     p: *mut wasmcell_program,
     offset: usize,
     data: *const u8,
     len: usize,
 ) -> wasmcell_status {
-    guard(|| program(p)?.write_inputs(offset, borrow_bytes(data, len, "data")?))
+    with_program(p, |entry| {
+        entry
+            .program
+            .write_inputs(offset, borrow_bytes(data, len, "data")?)
+    })
 }
 
 /// Copies `len` bytes at `offset` of the published outputs into `data`: the
@@ -95,15 +104,21 @@ pub extern "C" fn wasmcell_program_write_inputs(
 /// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (range outside the
 /// output area, `data` NULL with `len > 0`); `WASMCELL_ERR_INVALID_HANDLE`.
 /// Any thread; never waits for a running poll.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `data`: `len` writable bytes (NULL when it is 0).
+/// `poll`: NULL or a writable `u64`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_read_outputs(
+pub unsafe extern "C" fn wasmcell_program_read_outputs(
     p: *mut wasmcell_program,
     offset: usize,
     data: *mut u8,
     len: usize,
     poll: *mut u64,
 ) -> wasmcell_status {
-    guard(|| {
+    with_program(p, |entry| {
         if data.is_null() && len > 0 {
             return Err(invalid_argument("data is NULL"));
         }
@@ -114,7 +129,7 @@ pub extern "C" fn wasmcell_program_read_outputs(
             // SAFETY: non-NULL and, per the header, `len` writable bytes.
             unsafe { std::slice::from_raw_parts_mut(data, len) }
         };
-        let published_by = program(p)?.read_outputs(offset, out)?;
+        let published_by = entry.program.read_outputs(offset, out)?;
         write_optional(poll, published_by);
         Ok(())
     })
@@ -124,12 +139,19 @@ pub extern "C" fn wasmcell_program_read_outputs(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `count`: NULL or a writable `usize`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_signal_count(
+pub unsafe extern "C" fn wasmcell_program_signal_count(
     p: *mut wasmcell_program,
     count: *mut usize,
 ) -> wasmcell_status {
-    guard(|| write_out(count, program(p)?.signals().len(), "count"))
+    with_program(p, |entry| {
+        write_out(count, entry.program.signals().len(), "count")
+    })
 }
 
 fn describe(
@@ -150,8 +172,18 @@ fn describe(
 /// Returns: `WASMCELL_OK`; `WASMCELL_ERR_NOT_FOUND` (index out of range);
 /// `WASMCELL_ERR_BUFFER_TOO_SMALL` (the other outputs are still written);
 /// `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `name`: NULL or `cap` writable bytes.
+/// `name_len`: NULL or a writable `usize`.
+/// `id`: NULL or a writable `u32`.
+/// `area`: NULL or a writable `wasmcell_area`.
+/// `ty`: NULL or a writable `wasmcell_signal_type`.
+/// `offset`: NULL or a writable `u32`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_signal_info(
+pub unsafe extern "C" fn wasmcell_program_signal_info(
     p: *mut wasmcell_program,
     index: usize,
     name: *mut c_char,
@@ -162,8 +194,8 @@ pub extern "C" fn wasmcell_program_signal_info(
     ty: *mut wasmcell_signal_type,
     offset: *mut u32,
 ) -> wasmcell_status {
-    guard(|| {
-        let (found, count) = program(p)?.signal_at(index);
+    with_program(p, |entry| {
+        let (found, count) = entry.program.signal_at(index);
         let (signal_id, signal) = found.ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
@@ -183,8 +215,17 @@ pub extern "C" fn wasmcell_program_signal_info(
 /// Returns: `WASMCELL_OK`; `WASMCELL_ERR_NOT_FOUND`;
 /// `WASMCELL_ERR_INVALID_ARGUMENT` (NULL `name` or `id`);
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `name`: NULL or a NUL-terminated string, read during the call only.
+/// `id`: NULL or a writable `u32`.
+/// `area`: NULL or a writable `wasmcell_area`.
+/// `ty`: NULL or a writable `wasmcell_signal_type`.
+/// `offset`: NULL or a writable `u32`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_signal_lookup(
+pub unsafe extern "C" fn wasmcell_program_signal_lookup(
     p: *mut wasmcell_program,
     name: *const c_char,
     id: *mut u32,
@@ -192,9 +233,9 @@ pub extern "C" fn wasmcell_program_signal_lookup(
     ty: *mut wasmcell_signal_type,
     offset: *mut u32,
 ) -> wasmcell_status {
-    guard(|| {
+    with_program(p, |entry| {
         let name = borrow_str(name, "name")?;
-        let (signal_id, signal) = program(p)?.signal(name)?;
+        let (signal_id, signal) = entry.program.signal(name)?;
         write_out(id, signal_id, "id")?;
         describe(&signal, area, ty, offset);
         Ok(())
@@ -210,14 +251,19 @@ pub extern "C" fn wasmcell_program_signal_lookup(
 /// `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`;
 /// `WASMCELL_ERR_BUSY` (a retain signal read from the program's own callback).
 /// Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `value`: NULL or a writable `f64`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_signal_get_f64(
+pub unsafe extern "C" fn wasmcell_program_signal_get_f64(
     p: *mut wasmcell_program,
     id: u32,
     value: *mut f64,
 ) -> wasmcell_status {
-    guard(|| {
-        let v = program(p)?.get_signal(id)?;
+    with_program(p, |entry| {
+        let v = entry.program.get_signal(id)?;
         write_out(value, v.as_f64(), "value")
     })
 }
@@ -227,13 +273,18 @@ pub extern "C" fn wasmcell_program_signal_get_f64(
 /// Returns: as `wasmcell_program_signal_get_f64`, plus
 /// `WASMCELL_ERR_INVALID_ARGUMENT` for float signals and u64 values above
 /// INT64_MAX. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `value`: NULL or a writable `i64`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_signal_get_i64(
+pub unsafe extern "C" fn wasmcell_program_signal_get_i64(
     p: *mut wasmcell_program,
     id: u32,
     value: *mut i64,
 ) -> wasmcell_status {
-    guard(|| match program(p)?.get_signal(id)? {
+    with_program(p, |entry| match entry.program.get_signal(id)? {
         SignalValue::Int(v) => {
             let v = i64::try_from(v)
                 .map_err(|_| invalid_argument(&format!("{v} does not fit an int64_t")))?;
@@ -252,25 +303,39 @@ pub extern "C" fn wasmcell_program_signal_get_i64(
 /// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (not an input
 /// signal, value out of range or not integral); `WASMCELL_ERR_NOT_FOUND`;
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread; never waits for a poll.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_signal_set_f64(
+pub unsafe extern "C" fn wasmcell_program_signal_set_f64(
     p: *mut wasmcell_program,
     id: u32,
     value: f64,
 ) -> wasmcell_status {
-    guard(|| program(p)?.set_signal(id, SignalValue::Float(value)))
+    with_program(p, |entry| {
+        entry.program.set_signal(id, SignalValue::Float(value))
+    })
 }
 
 /// Sets an input signal from an integer, range-checked against its type.
 ///
 /// Returns: as `wasmcell_program_signal_set_f64`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_signal_set_i64(
+pub unsafe extern "C" fn wasmcell_program_signal_set_i64(
     p: *mut wasmcell_program,
     id: u32,
     value: i64,
 ) -> wasmcell_status {
-    guard(|| program(p)?.set_signal(id, SignalValue::Int(value as i128)))
+    with_program(p, |entry| {
+        entry
+            .program
+            .set_signal(id, SignalValue::Int(value as i128))
+    })
 }
 
 #[cfg(test)]

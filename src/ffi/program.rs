@@ -46,13 +46,15 @@ pub struct wasmcell_stats {
     pub overruns: u64,
 }
 
-fn to_program_handle(program: *mut wasmcell_program) -> usize {
+pub(crate) fn to_program_handle(program: *mut wasmcell_program) -> usize {
     program as usize
 }
 
-/// Runs `f` on the program behind `p`; a failure that is not a fault of the
-/// program (those are kept by the program itself) is kept as its last error.
-fn with_program(
+/// Runs an entry point on the program behind `p`. The message rule of the
+/// header: a failure's message is recorded for the calling thread
+/// (`wasmcell_last_error`, by `guard`) and, when `p` is a live program, on
+/// the program (`wasmcell_program_error`).
+pub(crate) fn with_program(
     p: *mut wasmcell_program,
     f: impl FnOnce(&Arc<ProgramEntry>) -> Result<()>,
 ) -> wasmcell_status {
@@ -79,8 +81,15 @@ fn with_program(
 ///
 /// Thread safety: any thread; compiling takes milliseconds, so keep loads out
 /// of a real-time thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
+/// `name`: NULL or a NUL-terminated string, read during the call only.
+/// `bytes`: `len` readable bytes (NULL when it is 0).
+/// `out`: NULL or a writable pointer.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_load(
+pub unsafe extern "C" fn wasmcell_program_load(
     rt: *mut wasmcell_runtime,
     name: *const c_char,
     bytes: *const u8,
@@ -103,8 +112,15 @@ pub extern "C" fn wasmcell_program_load(
 ///
 /// Returns: as `wasmcell_program_load`, plus `WASMCELL_ERR_NOT_FOUND` (no
 /// such file) and `WASMCELL_ERR_IO` (unreadable). Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
+/// `name`: NULL or a NUL-terminated string, read during the call only.
+/// `path`: NULL or a NUL-terminated string, read during the call only.
+/// `out`: NULL or a writable pointer.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_load_file(
+pub unsafe extern "C" fn wasmcell_program_load_file(
     rt: *mut wasmcell_runtime,
     name: *const c_char,
     path: *const c_char,
@@ -151,35 +167,13 @@ fn register(
 ///
 /// Thread safety: any thread. Calls on one program are serialised (a second
 /// thread waits for the running poll); different programs poll in parallel.
-#[no_mangle]
-pub extern "C" fn wasmcell_program_poll(p: *mut wasmcell_program) -> wasmcell_status {
-    guard(|| handle::program(to_program_handle(p))?.program.poll())
-}
-
-/// Hot swap: compiles and instantiates `bytes` (wasm or WAT) on the calling
-/// thread without blocking polls, runs its `init`, then swaps it in between
-/// two polls. The handle stays valid; a poll running concurrently uses the
-/// old or the new version, never a mix. Also recovers a faulted program.
 ///
-/// On failure the old version keeps running untouched (still faulted if it
-/// was) and the message is kept as the program's error.
+/// # Safety
 ///
-/// Returns: `WASMCELL_OK`; `WASMCELL_ERR_LIMIT`, `WASMCELL_ERR_COMPILE`,
-/// `WASMCELL_ERR_LINK`, `WASMCELL_ERR_INSTANTIATE`; `WASMCELL_ERR_BUSY`;
-/// `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`.
-/// Thread safety: any thread.
+/// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_reload(
-    p: *mut wasmcell_program,
-    bytes: *const u8,
-    len: usize,
-) -> wasmcell_status {
-    with_program(p, |entry| {
-        let bytes = borrow_bytes(bytes, len, "bytes")?;
-        entry.program.reload(bytes)?;
-        entry.last_error.lock().clear();
-        Ok(())
-    })
+pub unsafe extern "C" fn wasmcell_program_poll(p: *mut wasmcell_program) -> wasmcell_status {
+    with_program(p, |entry| entry.program.poll())
 }
 
 /// Replaces the program's instance with a fresh one of the same module
@@ -189,8 +183,12 @@ pub extern "C" fn wasmcell_program_reload(
 /// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INSTANTIATE` or `WASMCELL_ERR_LIMIT`
 /// (the program stays FAULTED with the reason); `WASMCELL_ERR_BUSY`;
 /// `WASMCELL_ERR_INVALID_HANDLE`. Thread safety: any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_reset(p: *mut wasmcell_program) -> wasmcell_status {
+pub unsafe extern "C" fn wasmcell_program_reset(p: *mut wasmcell_program) -> wasmcell_status {
     with_program(p, |entry| {
         entry.program.reset()?;
         entry.last_error.lock().clear();
@@ -204,10 +202,13 @@ pub extern "C" fn wasmcell_program_reset(p: *mut wasmcell_program) -> wasmcell_s
 /// Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUSY` (from its own callback; nothing
 /// happens); `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale, already unloaded,
 /// runtime freed). Thread safety: any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_unload(p: *mut wasmcell_program) -> wasmcell_status {
-    guard(|| {
-        let entry = handle::program(to_program_handle(p))?;
+pub unsafe extern "C" fn wasmcell_program_unload(p: *mut wasmcell_program) -> wasmcell_status {
+    with_program(p, |entry| {
         entry.program.unload()?;
         handle::remove_program(to_program_handle(p)).map(drop)
     })
@@ -218,13 +219,17 @@ pub extern "C" fn wasmcell_program_unload(p: *mut wasmcell_program) -> wasmcell_
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `state`: NULL or a writable `wasmcell_state`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_state(
+pub unsafe extern "C" fn wasmcell_program_state(
     p: *mut wasmcell_program,
     state: *mut wasmcell_state,
 ) -> wasmcell_status {
-    guard(|| {
-        let entry = handle::program(to_program_handle(p))?;
+    with_program(p, |entry| {
         let current = entry.program.state();
         if current == crate::ProgramState::Unloaded {
             // Unloaded by a runtime_free running on another thread: the
@@ -238,18 +243,24 @@ pub extern "C" fn wasmcell_program_state(
     })
 }
 
-/// Copies the program's error message into `buf` (NUL-terminated): the fault
-/// message while it is FAULTED (kept until reset or reload; it names the trap
-/// and the wasm function, or the callback and its code), otherwise the
-/// message of its last failed call (e.g. a rejected reload), otherwise "".
-/// Does not depend on the calling thread.
+/// Copies the message of the last call on this program that failed into
+/// `buf` (NUL-terminated), whichever thread made it: a poll that faulted
+/// leaves the fault's message, a rejected argument its own. Cleared when a
+/// reset, reload or commit succeeds; "" if nothing failed. This getter and
+/// `wasmcell_program_fault_message` do not record their own failures.
 ///
 /// Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUFFER_TOO_SMALL` (a truncated,
 /// NUL-terminated prefix is written if `cap > 0`; the full length is in
 /// `*len`); `WASMCELL_ERR_INVALID_ARGUMENT` (`buf` NULL with `cap > 0`);
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread; waits for no poll.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `buf`: NULL or `cap` writable bytes.
+/// `len`: NULL or a writable `usize`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_error(
+pub unsafe extern "C" fn wasmcell_program_error(
     p: *mut wasmcell_program,
     buf: *mut c_char,
     cap: usize,
@@ -257,11 +268,37 @@ pub extern "C" fn wasmcell_program_error(
 ) -> wasmcell_status {
     guard_quiet(|| {
         let entry = handle::program(to_program_handle(p))?;
-        let message = match entry.program.fault() {
-            Some(fault) => fault.message,
-            None => entry.last_error.lock().clone(),
-        };
+        let message = entry.last_error.lock().clone();
         copy_out(&message, buf, cap, len)
+    })
+}
+
+/// Copies the message of the program's fault into `buf` (NUL-terminated)
+/// while it is FAULTED: it names the trap and the wasm function, or the
+/// callback and its code, and is kept until a reset, reload or commit
+/// succeeds, whatever other calls fail meanwhile. "" when it is not faulted.
+///
+/// Returns: `WASMCELL_OK`; `WASMCELL_ERR_BUFFER_TOO_SMALL` (a truncated,
+/// NUL-terminated prefix is written if `cap > 0`; the full length is in
+/// `*len`); `WASMCELL_ERR_INVALID_ARGUMENT` (`buf` NULL with `cap > 0`);
+/// `WASMCELL_ERR_INVALID_HANDLE`. Any thread; waits for no poll.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `buf`: NULL or `cap` writable bytes.
+/// `len`: NULL or a writable `usize`.
+#[no_mangle]
+pub unsafe extern "C" fn wasmcell_program_fault_message(
+    p: *mut wasmcell_program,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wasmcell_status {
+    guard_quiet(|| {
+        let entry = handle::program(to_program_handle(p))?;
+        let message = entry.program.fault().map(|fault| fault.message);
+        copy_out(message.as_deref().unwrap_or(""), buf, cap, len)
     })
 }
 
@@ -270,13 +307,17 @@ pub extern "C" fn wasmcell_program_error(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `kind`: NULL or a writable `wasmcell_fault`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_fault_kind(
+pub unsafe extern "C" fn wasmcell_program_fault_kind(
     p: *mut wasmcell_program,
     kind: *mut wasmcell_fault,
 ) -> wasmcell_status {
-    guard(|| {
-        let entry = handle::program(to_program_handle(p))?;
+    with_program(p, |entry| {
         write_out(kind, entry.program.fault_kind() as wasmcell_fault, "kind")
     })
 }
@@ -288,8 +329,12 @@ pub extern "C" fn wasmcell_program_fault_kind(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread; does not wait for a running poll.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_set_fuel(
+pub unsafe extern "C" fn wasmcell_program_set_fuel(
     p: *mut wasmcell_program,
     per_poll: u64,
 ) -> wasmcell_status {
@@ -313,8 +358,12 @@ pub extern "C" fn wasmcell_program_set_fuel(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies
 /// from the next poll.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_set_watchdog(
+pub unsafe extern "C" fn wasmcell_program_set_watchdog(
     p: *mut wasmcell_program,
     time_ns: u64,
     sensitivity: u32,
@@ -338,8 +387,12 @@ pub const WASMCELL_FAULT_OUTPUTS_DEFAULTS: i32 = 1;
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown mode),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_set_fault_outputs(
+pub unsafe extern "C" fn wasmcell_program_set_fault_outputs(
     p: *mut wasmcell_program,
     mode: i32,
 ) -> wasmcell_status {
@@ -364,8 +417,12 @@ pub extern "C" fn wasmcell_program_set_fault_outputs(
 /// `WASMCELL_ERR_LIMIT` (a reset then faults the program).
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_set_table_limit(
+pub unsafe extern "C" fn wasmcell_program_set_table_limit(
     p: *mut wasmcell_program,
     max_elements: u32,
 ) -> wasmcell_status {
@@ -380,8 +437,12 @@ pub extern "C" fn wasmcell_program_set_table_limit(
 /// reset or reloaded (a running instance keeps its current limit).
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_program_set_memory_limit(
+pub unsafe extern "C" fn wasmcell_program_set_memory_limit(
     p: *mut wasmcell_program,
     bytes: u64,
 ) -> wasmcell_status {
@@ -396,13 +457,17 @@ pub extern "C" fn wasmcell_program_set_memory_limit(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT`,
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `stats`: NULL or a writable `wasmcell_stats`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_stats(
+pub unsafe extern "C" fn wasmcell_program_stats(
     p: *mut wasmcell_program,
     stats: *mut wasmcell_stats,
 ) -> wasmcell_status {
-    guard(|| {
-        let entry = handle::program(to_program_handle(p))?;
+    with_program(p, |entry| {
         let s = entry.program.stats();
         let out = wasmcell_stats {
             polls: s.polls,
@@ -421,259 +486,20 @@ pub extern "C" fn wasmcell_program_stats(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
 /// `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+/// `buf`: NULL or `cap` writable bytes.
+/// `len`: NULL or a writable `usize`.
 #[no_mangle]
-pub extern "C" fn wasmcell_program_name(
+pub unsafe extern "C" fn wasmcell_program_name(
     p: *mut wasmcell_program,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,
 ) -> wasmcell_status {
-    guard(|| {
-        let entry = handle::program(to_program_handle(p))?;
-        copy_out(entry.program.name(), buf, cap, len)
-    })
-}
-
-/// An opaque handle to a prepared hot swap: a new version of a program,
-/// compiled and instantiated, waiting for `wasmcell_program_commit_reload`.
-pub struct wasmcell_reload {
-    _private: [u8; 0],
-}
-
-/// The slow half of a hot swap, for hosts that compile on a worker thread
-/// and swap on the control thread: compiles `bytes` (wasm or WAT; from the
-/// module cache when seen before), links and instantiates them, without
-/// touching the running version, which keeps polling meanwhile.
-///
-/// Ownership: on success the caller owns `*out` and must pass it to
-/// `wasmcell_program_commit_reload` or `wasmcell_reload_discard`; freeing the
-/// runtime or unloading the program also releases it.
-///
-/// Returns: `WASMCELL_OK`; `WASMCELL_ERR_LIMIT`, `WASMCELL_ERR_COMPILE`,
-/// `WASMCELL_ERR_LINK`, `WASMCELL_ERR_INSTANTIATE`; `WASMCELL_ERR_BUSY`;
-/// `WASMCELL_ERR_INVALID_ARGUMENT`; `WASMCELL_ERR_INVALID_HANDLE`.
-/// Thread safety: any thread; does not wait for a running poll.
-#[no_mangle]
-pub extern "C" fn wasmcell_program_prepare_reload(
-    p: *mut wasmcell_program,
-    bytes: *const u8,
-    len: usize,
-    out: *mut *mut wasmcell_reload,
-) -> wasmcell_status {
-    with_program(p, |entry| {
-        let bytes = borrow_bytes(bytes, len, "bytes")?;
-        if out.is_null() {
-            return write_out(out, std::ptr::null_mut(), "out");
-        }
-        let prepared = entry.program.prepare_reload(bytes)?;
-        let handle = handle::insert_reload(to_program_handle(p), prepared)?;
-        write_out(out, std::ptr::without_provenance_mut(handle), "out")
-    })
-}
-
-/// The fast half of a hot swap, between two polls: carries the retain area
-/// over (same size and layout id; see `wasmcell_program_notice`), runs the
-/// new version's `init` and swaps it in. A poll running on another thread
-/// finishes on the old version; the next runs the new one. `reload` is
-/// consumed in every case except `WASMCELL_ERR_INVALID_HANDLE` for `reload`
-/// itself.
-///
-/// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INSTANTIATE` (the new `init` trapped;
-/// the old version keeps running); `WASMCELL_ERR_INVALID_ARGUMENT` (prepared
-/// for another program); `WASMCELL_ERR_BUSY`; `WASMCELL_ERR_INVALID_HANDLE`.
-/// Thread safety: any thread; waits for a running poll of the program.
-#[no_mangle]
-pub extern "C" fn wasmcell_program_commit_reload(
-    p: *mut wasmcell_program,
-    reload: *mut wasmcell_reload,
-) -> wasmcell_status {
-    if handle::program(to_program_handle(p)).is_err() {
-        // A bad program handle still consumes the reload, as documented.
-        let _ = handle::remove_reload(reload as usize);
-    }
-    with_program(p, |entry| {
-        if entry.program.is_busy_on_this_thread() {
-            // Checked before consuming the reload, so BUSY loses nothing.
-            return entry.program.poll();
-        }
-        let reload = handle::remove_reload(reload as usize)?;
-        let prepared = reload.prepared.lock().take();
-        let prepared = prepared.ok_or_else(|| {
-            crate::error::Error::new(
-                crate::error::ErrorKind::InvalidHandle,
-                "reload already used",
-            )
-        })?;
-        entry.program.commit_reload(prepared)?;
-        entry.last_error.lock().clear();
-        Ok(())
-    })
-}
-
-/// Runs `f` on the prepared reload behind `reload` (still prepared: not
-/// committed or discarded).
-fn with_reload<R>(
-    reload: *mut wasmcell_reload,
-    f: impl FnOnce(&mut crate::program::PreparedReload) -> Result<R>,
-) -> Result<R> {
-    let entry = handle::reload(reload as usize)?;
-    let mut prepared = entry.prepared.lock();
-    let prepared = prepared.as_mut().ok_or_else(|| {
-        crate::error::Error::new(
-            crate::error::ErrorKind::InvalidHandle,
-            "reload already used",
-        )
-    })?;
-    f(prepared)
-}
-
-/// Says what committing `reload` now would do to the running program's
-/// retained state: how many retain signals are `kept` (same name and type,
-/// or the whole area when the size and layout id are unchanged), `added`
-/// (new names: start from the new version's defaults), `dropped` (names the
-/// new version no longer declares) and `retyped` (same name, another type:
-/// start from the default, bytes are never reinterpreted). Any out-pointer
-/// may be NULL.
-///
-/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale,
-/// committed or discarded reload; program unloaded). Any thread; does not
-/// wait for a running poll.
-#[no_mangle]
-pub extern "C" fn wasmcell_reload_retain_summary(
-    reload: *mut wasmcell_reload,
-    kept: *mut usize,
-    added: *mut usize,
-    dropped: *mut usize,
-    retyped: *mut usize,
-) -> wasmcell_status {
-    guard(|| {
-        let plan = with_reload(reload, |prepared| prepared.retain_plan())?;
-        for (out, value) in [
-            (kept, plan.kept),
-            (added, plan.added),
-            (dropped, plan.dropped),
-            (retyped, plan.retyped),
-        ] {
-            if !out.is_null() {
-                write_out(out, value, "count")?;
-            }
-        }
-        Ok(())
-    })
-}
-
-/// Copies the retain report of `reload` into `buf`: one line per retain
-/// signal, `name type: kept`, `name type: added, starts from its default`,
-/// `name type: dropped` or `name type: retyped from T, starts from its
-/// default`, each ending in a newline ("" when neither version retains
-/// anything). After the commit `wasmcell_program_notice` says the same under
-/// a summary line.
-///
-/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
-/// `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
-#[no_mangle]
-pub extern "C" fn wasmcell_reload_report(
-    reload: *mut wasmcell_reload,
-    buf: *mut c_char,
-    cap: usize,
-    len: *mut usize,
-) -> wasmcell_status {
-    guard(|| {
-        let report = with_reload(reload, |prepared| Ok(prepared.retain_plan()?.report()))?;
-        copy_out(&report, buf, cap, len)
-    })
-}
-
-/// Runs the prepared version for one cycle, in the shadow of the running
-/// program: on the running program's current inputs and on a private copy of
-/// its retain, taken by name and type at the first shadow poll (which also
-/// runs the new `init`); later shadow polls continue the shadow's own state.
-/// Nothing reaches the running program: its published outputs, retain,
-/// statistics and poll count stay exactly as they are, and it keeps polling
-/// on its own thread meanwhile. The outputs of the new version are read with
-/// `wasmcell_reload_read_outputs`.
-///
-/// Host callbacks made during a shadow poll see `wasmcell_call_is_shadow`
-/// set: a host MUST check it before actuating anything (answer reads, skip
-/// side effects). Commit after shadow polls starts the new version from a
-/// fresh instance with the running program's retain at commit time.
-///
-/// Returns what the new version's poll returns: `WASMCELL_OK`, or its fault
-/// (`WASMCELL_ERR_TRAP`, `_BUDGET`, `_HOST`, `_GUEST_FAULT`,
-/// `WASMCELL_ERR_INSTANTIATE` when its `init` traps); after a fault the
-/// shadow run stays faulted (`WASMCELL_ERR_FAULTED`; prepare again). Also
-/// `WASMCELL_ERR_BUSY` (from the program's own callback),
-/// `WASMCELL_ERR_INVALID_HANDLE`. Any thread; it waits for a running poll of
-/// the program only at the first shadow poll (to copy its retain).
-#[no_mangle]
-pub extern "C" fn wasmcell_reload_shadow_poll(reload: *mut wasmcell_reload) -> wasmcell_status {
-    guard(|| with_reload(reload, |prepared| prepared.shadow_poll()))
-}
-
-/// Copies `len` bytes at `offset` of the new version's output area, as the
-/// last successful shadow poll left them, into `data`.
-///
-/// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_ARGUMENT` (NULL `data` with
-/// `len` > 0, range outside the output area, or no shadow poll yet);
-/// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
-#[no_mangle]
-pub extern "C" fn wasmcell_reload_read_outputs(
-    reload: *mut wasmcell_reload,
-    offset: usize,
-    data: *mut u8,
-    len: usize,
-) -> wasmcell_status {
-    guard(|| {
-        if data.is_null() && len > 0 {
-            return Err(crate::error::Error::new(
-                crate::error::ErrorKind::InvalidArgument,
-                "data is NULL",
-            ));
-        }
-        let mut buffer = [0u8; 256];
-        let mut heap = Vec::new();
-        let out: &mut [u8] = if len <= buffer.len() {
-            &mut buffer[..len]
-        } else {
-            heap.resize(len, 0);
-            &mut heap
-        };
-        with_reload(reload, |prepared| prepared.read_outputs(offset, out))?;
-        if len > 0 {
-            // SAFETY: `data` is non-NULL and, per the header, `len` writable bytes.
-            unsafe { std::ptr::copy_nonoverlapping(out.as_ptr(), data, len) };
-        }
-        Ok(())
-    })
-}
-
-/// Releases a prepared reload without swapping it in.
-///
-/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale,
-/// already committed or discarded). Any thread.
-#[no_mangle]
-pub extern "C" fn wasmcell_reload_discard(reload: *mut wasmcell_reload) -> wasmcell_status {
-    guard(|| handle::remove_reload(reload as usize).map(drop))
-}
-
-/// Copies what happened to the retain area at the last reset or reload into
-/// `buf`: "retain area carried over (N bytes, layout id L)", or why it was
-/// not (different size or layout id: the new version started from its
-/// defaults), or "" if the program declares no retain area.
-///
-/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL`,
-/// `WASMCELL_ERR_INVALID_ARGUMENT`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
-#[no_mangle]
-pub extern "C" fn wasmcell_program_notice(
-    p: *mut wasmcell_program,
-    buf: *mut c_char,
-    cap: usize,
-    len: *mut usize,
-) -> wasmcell_status {
-    guard_quiet(|| {
-        let entry = handle::program(to_program_handle(p))?;
-        copy_out(&entry.program.notice(), buf, cap, len)
-    })
+    with_program(p, |entry| copy_out(entry.program.name(), buf, cap, len))
 }
 
 /// Fault kinds reported by `wasmcell_program_fault_kind`.

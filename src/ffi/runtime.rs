@@ -55,8 +55,12 @@ fn update_limits(rt: *mut wasmcell_runtime, change: impl FnOnce(&mut Limits)) ->
 /// host that installs its own must do so before creating the first runtime.
 ///
 /// Thread safety: any thread.
+///
+/// # Safety
+///
+/// `out`: NULL or a writable pointer.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_new(out: *mut *mut wasmcell_runtime) -> wasmcell_status {
+pub unsafe extern "C" fn wasmcell_runtime_new(out: *mut *mut wasmcell_runtime) -> wasmcell_status {
     guard(|| {
         if out.is_null() {
             return write_out(out, std::ptr::null_mut(), "out");
@@ -76,10 +80,13 @@ pub extern "C" fn wasmcell_runtime_new(out: *mut *mut wasmcell_runtime) -> wasmc
 ///
 /// Thread safety: any thread. Do not free a runtime while another thread is
 /// still loading into it; its load then fails with `WASMCELL_ERR_INVALID_HANDLE`.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_free(rt: *mut wasmcell_runtime) -> wasmcell_status {
-    guard(|| {
-        let entry = handle::runtime(to_handle(rt))?;
+pub unsafe extern "C" fn wasmcell_runtime_free(rt: *mut wasmcell_runtime) -> wasmcell_status {
+    with_runtime(rt, |entry| {
         entry.runtime.close()?;
         handle::remove_runtime(to_handle(rt))
     })
@@ -92,8 +99,14 @@ pub extern "C" fn wasmcell_runtime_free(rt: *mut wasmcell_runtime) -> wasmcell_s
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_BUFFER_TOO_SMALL` (truncated prefix
 /// written, full length in `*len`), `WASMCELL_ERR_INVALID_ARGUMENT`,
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
+/// `buf`: NULL or `cap` writable bytes.
+/// `len`: NULL or a writable `usize`.
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_error(
+pub unsafe extern "C" fn wasmcell_runtime_error(
     rt: *mut wasmcell_runtime,
     buf: *mut c_char,
     cap: usize,
@@ -112,8 +125,12 @@ pub extern "C" fn wasmcell_runtime_error(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_default_fuel(
+pub unsafe extern "C" fn wasmcell_runtime_set_default_fuel(
     rt: *mut wasmcell_runtime,
     per_poll: u64,
 ) -> wasmcell_status {
@@ -126,8 +143,12 @@ pub extern "C" fn wasmcell_runtime_set_default_fuel(
 /// `WASMCELL_ERR_LIMIT`.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_default_memory_limit(
+pub unsafe extern "C" fn wasmcell_runtime_set_default_memory_limit(
     rt: *mut wasmcell_runtime,
     bytes: u64,
 ) -> wasmcell_status {
@@ -139,8 +160,12 @@ pub extern "C" fn wasmcell_runtime_set_default_memory_limit(
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_max_module_size(
+pub unsafe extern "C" fn wasmcell_runtime_set_max_module_size(
     rt: *mut wasmcell_runtime,
     bytes: u64,
 ) -> wasmcell_status {
@@ -152,8 +177,12 @@ pub extern "C" fn wasmcell_runtime_set_max_module_size(
 /// `WASMCELL_ERR_TRAP` (stack overflow) when it is used up.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_default_stack_size(
+pub unsafe extern "C" fn wasmcell_runtime_set_default_stack_size(
     rt: *mut wasmcell_runtime,
     bytes: u64,
 ) -> wasmcell_status {
@@ -167,8 +196,12 @@ pub extern "C" fn wasmcell_runtime_set_default_stack_size(
 /// Default: 100 000 elements.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_default_table_limit(
+pub unsafe extern "C" fn wasmcell_runtime_set_default_table_limit(
     rt: *mut wasmcell_runtime,
     max_elements: u32,
 ) -> wasmcell_status {
@@ -181,8 +214,12 @@ pub extern "C" fn wasmcell_runtime_set_default_table_limit(
 /// linear in the module's size. Default: 2 000.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_nesting_limit(
+pub unsafe extern "C" fn wasmcell_runtime_set_nesting_limit(
     rt: *mut wasmcell_runtime,
     max_depth: u32,
 ) -> wasmcell_status {
@@ -196,8 +233,12 @@ pub extern "C" fn wasmcell_runtime_set_nesting_limit(
 /// disturb the polling threads less.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_compile_threads(
+pub unsafe extern "C" fn wasmcell_runtime_set_compile_threads(
     rt: *mut wasmcell_runtime,
     threads: u32,
 ) -> wasmcell_status {
@@ -219,8 +260,12 @@ pub extern "C" fn wasmcell_runtime_set_compile_threads(
 /// has no effect. The calling thread waits for the compile either way.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_compile_priority(
+pub unsafe extern "C" fn wasmcell_runtime_set_compile_priority(
     rt: *mut wasmcell_runtime,
     background: i32,
 ) -> wasmcell_status {
@@ -252,8 +297,12 @@ pub const WASMCELL_MEMORY_LOCK: i32 = 2;
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (unknown mode),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_memory_residency(
+pub unsafe extern "C" fn wasmcell_runtime_set_memory_residency(
     rt: *mut wasmcell_runtime,
     mode: i32,
 ) -> wasmcell_status {
@@ -282,8 +331,12 @@ pub extern "C" fn wasmcell_runtime_set_memory_residency(
 /// is statistically sound but not cryptographic.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_random_seed(
+pub unsafe extern "C" fn wasmcell_runtime_set_random_seed(
     rt: *mut wasmcell_runtime,
     seed: u64,
 ) -> wasmcell_status {
@@ -306,8 +359,12 @@ pub(crate) fn invalid_argument(message: &str) -> Error {
 /// Defaults: 50 000 functions, 1 000 imports, 100 000 table elements.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
 #[no_mangle]
-pub extern "C" fn wasmcell_runtime_set_module_limits(
+pub unsafe extern "C" fn wasmcell_runtime_set_module_limits(
     rt: *mut wasmcell_runtime,
     max_functions: u32,
     max_imports: u32,

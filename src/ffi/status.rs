@@ -127,8 +127,12 @@ pub(crate) fn guard_quiet(f: impl FnOnce() -> Result<(), Error>) -> wasmcell_sta
 /// for values wasmcell never returns). Never NULL; the string must not be freed.
 ///
 /// Thread safety: any thread, any time.
+///
+/// # Safety
+///
+/// Any argument values are safe (no pointers).
 #[no_mangle]
-pub extern "C" fn wasmcell_status_str(status: wasmcell_status) -> *const std::ffi::c_char {
+pub unsafe extern "C" fn wasmcell_status_str(status: wasmcell_status) -> *const std::ffi::c_char {
     let text: &'static [u8] = match status {
         WASMCELL_OK => b"ok\0",
         WASMCELL_ERR_INVALID_ARGUMENT => b"invalid argument\0",
@@ -167,8 +171,13 @@ pub extern "C" fn wasmcell_status_str(status: wasmcell_status) -> *const std::ff
 /// (`buf` NULL with `cap > 0`). Reading never changes the last error.
 ///
 /// Thread safety: any thread; reads that thread's own last error.
+///
+/// # Safety
+///
+/// `buf`: NULL or `cap` writable bytes.
+/// `len`: NULL or a writable `usize`.
 #[no_mangle]
-pub extern "C" fn wasmcell_last_error(
+pub unsafe extern "C" fn wasmcell_last_error(
     buf: *mut std::ffi::c_char,
     cap: usize,
     len: *mut usize,

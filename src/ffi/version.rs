@@ -16,15 +16,23 @@ pub const WASMCELL_VERSION_NUMBER: u32 =
 
 /// The version of the loaded library as a static NUL-terminated string
 /// ("0.2.0"). Never NULL; do not free. Any thread.
+///
+/// # Safety
+///
+/// Any argument values are safe (no pointers).
 #[no_mangle]
-pub extern "C" fn wasmcell_version() -> *const c_char {
+pub unsafe extern "C" fn wasmcell_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
 /// The version of the loaded library as `MAJOR * 10000 + MINOR * 100 + PATCH`.
 /// Any thread.
+///
+/// # Safety
+///
+/// Any argument values are safe (no pointers).
 #[no_mangle]
-pub extern "C" fn wasmcell_version_number() -> u32 {
+pub unsafe extern "C" fn wasmcell_version_number() -> u32 {
     WASMCELL_VERSION_NUMBER
 }
 

@@ -125,7 +125,11 @@ static void test_reload_recovers_a_faulted_program(void) {
     CHECK_STATUS(wasmcell_program_reload(p, (const uint8_t *)"junk", 4), WASMCELL_ERR_COMPILE);
     CHECK(state_of(p) == WASMCELL_STATE_FAULTED);
     char msg[512];
-    CHECK_CONTAINS(program_error(p, msg, sizeof msg), "unreachable executed"); /* the fault is kept */
+    size_t len = 0;
+    /* The program's message is the failed reload's; the fault keeps its own. */
+    CHECK_CONTAINS(program_error(p, msg, sizeof msg), "not a WebAssembly module");
+    CHECK_STATUS(wasmcell_program_fault_message(p, msg, sizeof msg, &len), WASMCELL_OK);
+    CHECK_CONTAINS(msg, "unreachable executed");
     CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_ERR_FAULTED);
     CHECK_STATUS(reload_fixture(p, "retain_counter_v1.wat"), WASMCELL_OK);
     CHECK(state_of(p) == WASMCELL_STATE_READY && fault_of(p) == WASMCELL_FAULT_NONE);
