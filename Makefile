@@ -162,7 +162,7 @@ C_EXAMPLES := $(BUILD)/demo $(BUILD)/basic-runtime $(BUILD)/callbacks $(BUILD)/h
 # plain, under AddressSanitizer and under valgrind memcheck in test-c.
 C_TESTS    := $(BUILD)/test_runtime $(BUILD)/test_program $(BUILD)/test_host $(BUILD)/test_image \
               $(BUILD)/test_swap $(BUILD)/test_threads $(BUILD)/test_signals $(BUILD)/test_sandbox $(BUILD)/test_online \
-              $(BUILD)/test_chaos $(BUILD)/test_labview_pattern
+              $(BUILD)/test_chaos $(BUILD)/test_labview_pattern $(BUILD)/test_messages
 
 examples: lib $(C_EXAMPLES)
 
