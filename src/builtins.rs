@@ -11,9 +11,9 @@
 //! cannot flood the host's log or stall its poll.
 
 use crate::budget::{BYTES_PER_UNIT, IMPORT_CALL_UNITS};
-use crate::instance::GuestEnv;
+use crate::guest_env::GuestEnv;
 #[cfg(doc)]
-use crate::instance::{MAX_OUTPUT_BYTES_PER_POLL, MAX_OUTPUT_LINE_BYTES};
+use crate::guest_env::{MAX_OUTPUT_BYTES_PER_POLL, MAX_OUTPUT_LINE_BYTES};
 use crate::log::LogLevel;
 use wasmer::{Function, FunctionEnv, FunctionEnvMut, FunctionType, RuntimeError, Store, Type};
 
@@ -98,7 +98,7 @@ fn log(
 /// `wasmcell.now_ns() -> i64`: the runtime's monotonic clock.
 fn now_ns(mut env: FunctionEnvMut<GuestEnv>) -> Result<i64, RuntimeError> {
     charge_call(&mut env)?;
-    Ok(env.data().runtime.clock().now_ns())
+    Ok(env.data().services.clock().now_ns())
 }
 
 /// `wasmcell.start_kind() -> i32`: why the current instance started: 0 cold

@@ -2,7 +2,6 @@
 //! branch on, and the message kept on the program until reset or reload.
 
 use crate::error::{Error, ErrorKind};
-use crate::host::HostCallError;
 use wasmer::sys::vm::TrapCode;
 use wasmer::RuntimeError;
 
@@ -162,3 +161,18 @@ fn wasm_location(error: &RuntimeError) -> String {
         None => String::new(),
     }
 }
+
+/// The error a failing host function raises through the guest's frames.
+#[derive(Debug)]
+pub(crate) struct HostCallError {
+    pub(crate) kind: FaultKind,
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for HostCallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HostCallError {}

@@ -250,20 +250,21 @@ pub(crate) struct HostDefinition {
     pub(crate) function: Arc<dyn HostFunction>,
 }
 
-/// The error a failing host function raises through the guest's frames.
-#[derive(Debug)]
-pub(crate) struct HostCallError {
-    pub(crate) kind: crate::fault::FaultKind,
-    pub(crate) message: String,
+/// What the engine layer (instances and their imports) needs from the
+/// runtime that owns them, and nothing more: host-function lookup at link
+/// time, the log sink and clock guests write to and read, and the WASI seed.
+/// The runtime implements it (`runtime_shared.rs`); instances hold it as a
+/// trait object, so nothing below the runtime knows the runtime.
+pub(crate) trait HostServices: Send + Sync {
+    /// The host function defined as `module.name`, if any.
+    fn host_function(&self, module: &str, name: &str) -> Option<HostDefinition>;
+    /// Where guest output and warnings go.
+    fn log_sink(&self) -> Arc<dyn crate::log::LogSink>;
+    /// The clock `wasmcell.now_ns` and WASI read.
+    fn clock(&self) -> Arc<dyn crate::clock::Clock>;
+    /// Seed of WASI `random_get` for instances created now (None: from the OS).
+    fn random_seed(&self) -> Option<u64>;
 }
-
-impl fmt::Display for HostCallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for HostCallError {}
 
 #[cfg(test)]
 mod tests {

@@ -11,8 +11,9 @@
 //! so behaviour (bounds checks, error codes, panics) is identical.
 
 use crate::fault::FaultKind;
-use crate::host::{GuestMemory, HostCall, HostCallError, HostDefinition, Val, ValKind};
-use crate::instance::GuestEnv;
+use crate::fault::HostCallError;
+use crate::guest_env::GuestEnv;
+use crate::host::{GuestMemory, HostCall, HostDefinition, Val, ValKind};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use wasmer::{

@@ -2,174 +2,21 @@
 //! a program that is replaced on reset and reload.
 
 use crate::budget::FUEL_GLOBAL_EXPORT;
-use crate::builtins::{builtin, builtin_type};
 use crate::compile::CompiledModule;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
+use crate::guest_env::{FuelCounter, GuestEnv, OutputMeter, Random, StartKind};
+use crate::host::HostServices;
 use crate::image::{read_layout, ImageLayout, IMAGE_EXPORT};
 use crate::limits::{clamp_stack, with_instance_limits, Limits, DEFAULT_STACK_BYTES};
+use crate::link::link;
 use crate::log::LogLevel;
-use crate::runtime::RuntimeShared;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use wasmer::{
-    AsStoreMut, AsStoreRef, ExternType, FunctionEnv, FunctionType, Global, Imports, Instance,
-    InstantiationError, Memory, Module, RuntimeError, Store, Type, TypedFunction,
+    AsStoreMut, FunctionEnv, Instance, InstantiationError, Memory, RuntimeError, Store,
+    TypedFunction,
 };
-
-/// Per-instance data reachable from imports.
-pub(crate) struct GuestEnv {
-    pub(crate) memory: Option<Memory>,
-    pub(crate) program_name: Arc<str>,
-    pub(crate) program_tag: u64,
-    pub(crate) runtime: Arc<RuntimeShared>,
-    /// How the running `init` was started: see [`StartKind`].
-    pub(crate) start_kind: StartKind,
-    /// Calls run as a shadow poll of a prepared reload (host callbacks see it).
-    pub(crate) shadow: bool,
-    /// Whether the retain area was carried over into this instance.
-    pub(crate) retain_restored: bool,
-    /// The budget counter, charged by built-ins for the bytes they read
-    /// (set once the instance exists).
-    pub(crate) fuel: Option<FuelCounter>,
-    /// The stop floor (charges below it trap; see the watchdog).
-    pub(crate) floor: Option<FuelCounter>,
-    /// Guest output of the current call, shared with the host side.
-    pub(crate) output: Arc<OutputMeter>,
-    /// The last error-level line the guest logged during the current call.
-    pub(crate) last_error_line: std::cell::RefCell<String>,
-    /// WASI stdout and stderr: partial lines waiting for their newline.
-    pub(crate) stdio: [Vec<u8>; 2],
-    /// The generator behind WASI `random_get`.
-    pub(crate) random: crate::wasi::Random,
-}
-
-/// What the guest wrote during the current call into it: bytes against the
-/// per-poll cap, and whether partial lines wait in the stdio buffers (read
-/// by the host after each call without touching the guest's environment).
-#[derive(Default)]
-pub(crate) struct OutputMeter {
-    bytes: AtomicU64,
-    pending: AtomicBool,
-    /// The guest logged an error line during the current call.
-    error_line: AtomicBool,
-}
-
-/// Why an instance's `init` runs, as the guest reads it from
-/// `wasmcell.start_kind()`. Numeric values are part of the guest ABI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartKind {
-    /// First load of the program.
-    Cold = 0,
-    /// Fresh instance of the same module after `reset`.
-    Reset = 1,
-    /// New code swapped in by `reload`.
-    Reload = 2,
-}
-
-/// Longest line `env.print` or `wasmcell.log` passes on; the rest is cut.
-pub const MAX_OUTPUT_LINE_BYTES: usize = 4096;
-/// Guest output one poll (or `init`) may produce; later lines of that poll
-/// are dropped, with one warning.
-pub const MAX_OUTPUT_BYTES_PER_POLL: u64 = 64 * 1024;
-
-/// Why a built-in stopped the guest: its budget ran out while it charged.
-pub(crate) fn budget_trap() -> RuntimeError {
-    RuntimeError::new("instruction budget exhausted")
-}
-
-impl GuestEnv {
-    /// Takes `units` from the budget; Err (the guest must trap) when it
-    /// is used up. The counter then stays negative, which the host reads
-    /// as budget exhaustion.
-    pub(crate) fn charge(&mut self, units: u64) -> Result<(), RuntimeError> {
-        let Some(fuel) = &mut self.fuel else {
-            return Ok(());
-        };
-        let left = fuel.get().saturating_sub(units.min(i64::MAX as u64) as i64);
-        fuel.set(left);
-        let floor = self.floor.as_ref().map_or(0, FuelCounter::get);
-        if left < floor {
-            return Err(budget_trap());
-        }
-        Ok(())
-    }
-
-    /// Accounts `len` bytes of guest output against the per-poll cap and
-    /// returns how many of them may be written (0: drop the line). Warns
-    /// once per poll when the cap is reached.
-    pub(crate) fn admit_output(&self, len: usize) -> usize {
-        let len = len.min(MAX_OUTPUT_LINE_BYTES);
-        let before = self.output.bytes.fetch_add(len as u64, Ordering::Relaxed);
-        if before + len as u64 <= MAX_OUTPUT_BYTES_PER_POLL {
-            return len;
-        }
-        if before <= MAX_OUTPUT_BYTES_PER_POLL {
-            self.runtime.log_sink().log(
-                &self.program_name,
-                LogLevel::Warn,
-                format!("output cap of {MAX_OUTPUT_BYTES_PER_POLL} bytes per poll reached: the rest of this poll's output is dropped").as_bytes(),
-            );
-        }
-        0
-    }
-
-    pub(crate) fn mark_output_pending(&self) {
-        self.output.pending.store(true, Ordering::Relaxed);
-    }
-
-    /// Writes one line of guest output to the log sink, cut at
-    /// [`MAX_OUTPUT_LINE_BYTES`] (on a character boundary for print output)
-    /// and dropped once the poll's output cap is reached.
-    pub(crate) fn write_output(&self, level: LogLevel, bytes: &[u8]) {
-        if level == LogLevel::Error {
-            // Kept (bounded, allocation reused) so that a trap right after
-            // it, typically a panic handler's, can name its message.
-            let mut line = self.last_error_line.borrow_mut();
-            line.clear();
-            line.push_str(&String::from_utf8_lossy(
-                &bytes[..bytes.len().min(MAX_OUTPUT_LINE_BYTES)],
-            ));
-            self.output.error_line.store(true, Ordering::Relaxed);
-        }
-        let mut admitted = self.admit_output(bytes.len());
-        if admitted == 0 && !bytes.is_empty() {
-            return;
-        }
-        if let (LogLevel::Print, Ok(text)) = (level, std::str::from_utf8(bytes)) {
-            while !text.is_char_boundary(admitted) {
-                admitted -= 1;
-            }
-        }
-        self.runtime
-            .log_sink()
-            .log(&self.program_name, level, &bytes[..admitted]);
-    }
-
-    /// Runs `f` on the guest bytes `ptr..ptr+len`, or returns -1 when the range
-    /// lies outside the guest's memory.
-    pub(crate) fn with_guest_bytes(
-        &self,
-        store: &impl AsStoreRef,
-        ptr: i32,
-        len: i32,
-        f: impl FnOnce(&Self, &[u8]) -> i32,
-    ) -> i32 {
-        let Some(memory) = &self.memory else {
-            return -1;
-        };
-        let view = memory.view(store);
-        // SAFETY: the guest is suspended inside this import and nothing else
-        // holds a reference into its memory; the slice does not outlive the call.
-        let bytes = unsafe { view.data_unchecked() };
-        let (start, len) = (ptr as u32 as usize, len as u32 as usize);
-        match bytes.get(start..start.saturating_add(len)) {
-            Some(bytes) => f(self, bytes),
-            None => -1,
-        }
-    }
-}
 
 enum PollFunction {
     Unit(TypedFunction<(), ()>),
@@ -227,48 +74,6 @@ impl Drop for OwnStack {
         if self.0 {
             crate::engine::drain_stack_pool();
         }
-    }
-}
-
-/// The budget counter global, reached through its storage instead of
-/// `Global::set`/`Global::get`: those check the store, the type and the
-/// mutability on every call, which was a measurable share of an empty poll.
-#[derive(Clone, Copy)]
-pub(crate) struct FuelCounter(std::ptr::NonNull<wasmer::sys::vm::VMGlobalDefinition>);
-
-// SAFETY: the pointer targets storage owned by one store; the counter is only
-// used by the instance that owns that store (behind its program's lock) and by
-// that instance's built-ins while its guest is suspended in them.
-unsafe impl Send for FuelCounter {}
-
-impl FuelCounter {
-    /// The storage of `global`, an i64 global defined by the instance in `store`.
-    fn of(store: &mut Store, global: &Global) -> Option<Self> {
-        crate::engine::global_definition(store, global).map(Self)
-    }
-
-    /// The counter as an atomic: besides the polling thread, the watchdog
-    /// thread may write it while the guest runs (relaxed atomics compile to
-    /// the same plain moves the guest uses).
-    fn atomic(&self) -> &std::sync::atomic::AtomicI64 {
-        // SAFETY: the definition is boxed inside the store, which owns the
-        // `LiveInstance`'s and the `GuestEnv`'s copies of this pointer, so it
-        // outlives them; the global is an aligned i64 (added by the budget
-        // middleware), only ever accessed as an i64.
-        unsafe { std::sync::atomic::AtomicI64::from_ptr(self.ptr()) }
-    }
-
-    fn ptr(&self) -> *mut i64 {
-        // SAFETY: a field projection inside the live definition (see `atomic`).
-        unsafe { std::ptr::addr_of_mut!((*self.0.as_ptr()).val.i64) }
-    }
-
-    fn set(&mut self, value: i64) {
-        self.atomic().store(value, Ordering::Relaxed);
-    }
-
-    fn get(&self) -> i64 {
-        self.atomic().load(Ordering::Relaxed)
     }
 }
 
@@ -400,7 +205,7 @@ impl LiveInstance {
 /// process image descriptor. `init` is run separately ([`LiveInstance::run_init`]),
 /// once the retain area has been carried over.
 pub(crate) fn instantiate(
-    runtime: &Arc<RuntimeShared>,
+    services: &Arc<dyn HostServices>,
     compiled: &CompiledModule,
     name: &Arc<str>,
     tag: u64,
@@ -414,7 +219,7 @@ pub(crate) fn instantiate(
             memory: None,
             program_name: name.clone(),
             program_tag: tag,
-            runtime: runtime.clone(),
+            services: services.clone(),
             start_kind: StartKind::Cold,
             shadow: false,
             retain_restored: false,
@@ -423,10 +228,10 @@ pub(crate) fn instantiate(
             output: output.clone(),
             last_error_line: std::cell::RefCell::new(String::new()),
             stdio: [Vec::new(), Vec::new()],
-            random: crate::wasi::Random::new(runtime.random_seed(), name),
+            random: Random::new(services.random_seed(), name),
         },
     );
-    let imports = link(&mut store, &env, &compiled.module, runtime)?;
+    let imports = link(&mut store, &env, &compiled.module, services.as_ref())?;
     let exact_stack = needs_own_stack(limits);
     let (instance, refused) = with_instance_limits(limits, || {
         let _own_stack = OwnStack::enter(exact_stack);
@@ -457,7 +262,9 @@ pub(crate) fn instantiate(
             // and nothing else holds its memory); the slice dies here.
             let bytes = unsafe { view.data_unchecked_mut() };
             if let Err(why) = make_resident(bytes, limits.residency) {
-                runtime.log_sink().log(name, LogLevel::Warn, why.as_bytes());
+                services
+                    .log_sink()
+                    .log(name, LogLevel::Warn, why.as_bytes());
             }
         }
     }
@@ -655,79 +462,4 @@ impl LiveInstance {
             None => Ok(()),
         }
     }
-}
-
-/// Resolves every import of `module`: host definitions first, then built-ins.
-fn link(
-    store: &mut Store,
-    env: &FunctionEnv<GuestEnv>,
-    module: &Module,
-    runtime: &RuntimeShared,
-) -> Result<Imports> {
-    let mut imports = Imports::new();
-    for import in module.imports() {
-        let (module_name, name) = (import.module(), import.name());
-        let ExternType::Function(wanted) = import.ty() else {
-            return Err(Error::new(
-                ErrorKind::Link,
-                format!(
-                    "import `{module_name}.{name}` is not a function ({:?}); wasmcell provides only functions",
-                    import.ty()
-                ),
-            ));
-        };
-        let mismatch = |provided: &FunctionType, what: &str| {
-            Error::new(
-                ErrorKind::Link,
-                format!(
-                    "import `{module_name}.{name}` has type {} but the {what} has type {}",
-                    show_type(wanted),
-                    show_type(provided)
-                ),
-            )
-        };
-        let function = if let Some(definition) = runtime.host_function(module_name, name) {
-            let provided = definition.signature.wasm_type();
-            if &provided != wanted {
-                return Err(mismatch(
-                    &provided,
-                    &format!("host function (signature \"{}\")", definition.signature),
-                ));
-            }
-            crate::host_import::host_import(store, env, definition)
-        } else if let Some(provided) = builtin_type(module_name, name) {
-            if &provided != wanted {
-                return Err(mismatch(&provided, "built-in"));
-            }
-            builtin(store, env, module_name, name).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!("built-in {module_name}.{name} missing"),
-                )
-            })?
-        } else {
-            return Err(Error::new(
-                ErrorKind::Link,
-                format!(
-                    "missing import `{module_name}.{name}` {}: define it on the runtime before loading",
-                    show_type(wanted)
-                ),
-            ));
-        };
-        imports.define(module_name, name, function);
-    }
-    Ok(imports)
-}
-
-fn show_type(ty: &FunctionType) -> String {
-    let list = |types: &[Type]| {
-        types
-            .iter()
-            .map(|t| format!("{t:?}").to_lowercase())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut text = format!("({})", list(ty.params()));
-    let _ = write!(text, " -> ({})", list(ty.results()));
-    text
 }

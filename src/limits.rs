@@ -364,3 +364,21 @@ pub(crate) fn check_module_shape(wasm: &[u8], limits: &Limits) -> crate::Result<
     }
     check_counts(imports, functions, tables)
 }
+
+/// Refuses limits no program can run with (a zero budget or module size).
+pub(crate) fn validate_limits(limits: &Limits) -> crate::error::Result<()> {
+    use crate::error::{Error, ErrorKind};
+    if limits.fuel_per_poll == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "the instruction budget must be at least 1",
+        ));
+    }
+    if limits.max_module_bytes == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "the module size limit must be at least 1 byte",
+        ));
+    }
+    Ok(())
+}

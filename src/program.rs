@@ -3,12 +3,15 @@
 use crate::compile::CompiledModule;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
+use crate::guest_env::StartKind;
+use crate::host::HostServices;
 use crate::image::{Area, ImageLayout, Signal};
 use crate::instance::CallOutcome;
-use crate::instance::{instantiate, LiveInstance, StartKind};
+use crate::instance::{instantiate, LiveInstance};
+use crate::limits::validate_limits;
 use crate::limits::Limits;
 use crate::process_image::{read_retain_signal, HostImage, SignalId, SignalValue};
-use crate::runtime::{validate_limits, RuntimeShared};
+use crate::runtime_shared::RuntimeShared;
 use crate::watchdog::WatchSlot;
 use parking_lot::{Mutex, MutexGuard};
 use std::cell::RefCell;
@@ -233,7 +236,8 @@ impl Program {
         // run guest code of this runtime: callbacks from them that free the
         // runtime or replace its sink get BUSY.
         let _loading = RunningGuard::enter_key(Arc::as_ptr(runtime) as usize);
-        let mut live = instantiate(runtime, &compiled, &name, 0, &limits).map_err(with_name)?;
+        let services: Arc<dyn HostServices> = runtime.clone();
+        let mut live = instantiate(&services, &compiled, &name, 0, &limits).map_err(with_name)?;
         live.run_init(&name, limits.fuel_per_poll, StartKind::Cold, false)
             .map_err(with_name)?;
         Ok(Self {
@@ -724,8 +728,9 @@ impl Program {
         let shared = &*self.shared;
         shared.runtime.check_open()?;
         let _running = RunningGuard::enter(shared);
+        let services: Arc<dyn HostServices> = shared.runtime.clone();
         instantiate(
-            &shared.runtime,
+            &services,
             compiled,
             &shared.name,
             self.tag(),
@@ -825,15 +830,20 @@ impl Program {
     /// a running poll).
     pub fn get_signal(&self, id: SignalId) -> Result<SignalValue> {
         self.check_loaded()?;
-        let signal = self.shared.image.lock().signal(id)?;
-        if signal.area != Area::Retain {
-            return Ok(self.shared.image.lock().get(&signal));
+        {
+            // Looked up and read under one lock: a swap in between could
+            // otherwise index a new, smaller buffer with the old offset.
+            let image = self.shared.image.lock();
+            let signal = image.signal(id)?;
+            if signal.area != Area::Retain {
+                return Ok(image.get(&signal));
+            }
         }
         self.check_not_reentrant("read a retain signal")?;
         let mut live = self.shared.acquire_live("read a retain signal of")?;
         let live = live.as_mut().ok_or_else(|| self.unloaded_error())?;
-        // Checked again under the live lock: a swap may have changed the table.
-        self.shared.image.lock().signal(id)?;
+        // Looked up again under the live lock: no swap can run meanwhile.
+        let signal = self.shared.image.lock().signal(id)?;
         Ok(read_retain_signal(live, &signal))
     }
 

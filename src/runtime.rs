@@ -6,9 +6,11 @@ use crate::clock::{Clock, MonotonicClock};
 use crate::compile::CompileSettings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{HostDefinition, HostFunction, Signature};
+use crate::limits::validate_limits;
 use crate::limits::Limits;
 use crate::log::{LogSink, StderrSink};
 use crate::program::{Program, ProgramShared};
+use crate::runtime_shared::RuntimeShared;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,55 +30,8 @@ pub struct RuntimeConfig {
 #[derive(Clone)]
 pub struct Runtime {
     shared: Arc<RuntimeShared>,
-}
-
-pub(crate) struct RuntimeShared {
-    limits: RwLock<Limits>,
-    host_functions: RwLock<HashMap<(String, String), HostDefinition>>,
-    log: RwLock<Arc<dyn LogSink>>,
-    clock: RwLock<Arc<dyn Clock>>,
-    programs: Mutex<Vec<Weak<ProgramShared>>>,
-    closed: AtomicBool,
-    /// Seed of the WASI random generators of programs instantiated from now
-    /// on; None: seeded from the OS.
-    random_seed: RwLock<Option<u64>>,
-    compile: RwLock<CompileSettings>,
-    pub(crate) cache: ModuleCache,
-}
-
-impl RuntimeShared {
-    pub(crate) fn host_function(&self, module: &str, name: &str) -> Option<HostDefinition> {
-        self.host_functions
-            .read()
-            .get(&(module.to_string(), name.to_string()))
-            .cloned()
-    }
-
-    pub(crate) fn log_sink(&self) -> Arc<dyn LogSink> {
-        self.log.read().clone()
-    }
-
-    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
-        self.clock.read().clone()
-    }
-
-    pub(crate) fn compile_settings(&self) -> CompileSettings {
-        *self.compile.read()
-    }
-
-    pub(crate) fn random_seed(&self) -> Option<u64> {
-        *self.random_seed.read()
-    }
-
-    pub(crate) fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::new(
-                ErrorKind::InvalidHandle,
-                "the runtime is closed",
-            ));
-        }
-        Ok(())
-    }
+    /// The programs loaded into it, unloaded by `close`.
+    programs: Arc<Mutex<Vec<Weak<ProgramShared>>>>,
 }
 
 impl Default for Runtime {
@@ -94,12 +49,12 @@ impl Runtime {
                 host_functions: RwLock::new(HashMap::new()),
                 log: RwLock::new(Arc::new(StderrSink)),
                 clock: RwLock::new(Arc::new(MonotonicClock)),
-                programs: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
                 random_seed: RwLock::new(None),
                 compile: RwLock::new(CompileSettings::default()),
                 cache: ModuleCache::default(),
             }),
+            programs: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -211,7 +166,7 @@ impl Runtime {
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Program> {
         self.shared.check_open()?;
         let program = Program::load(&self.shared, name, bytes, self.default_limits())?;
-        let mut programs = self.shared.programs.lock();
+        let mut programs = self.programs.lock();
         // Checked again under the lock so a concurrent close cannot miss it.
         self.shared.check_open()?;
         programs.retain(|p| p.strong_count() > 0);
@@ -238,7 +193,7 @@ impl Runtime {
     /// callback of one of its programs. Closing twice is harmless.
     pub fn close(&self) -> Result<()> {
         let programs: Vec<Program> = {
-            let list = self.shared.programs.lock();
+            let list = self.programs.lock();
             let live: Vec<Program> = list.iter().filter_map(Program::upgrade).collect();
             let loading = crate::program::loading_into(Arc::as_ptr(&self.shared) as usize);
             if loading || live.iter().any(Program::is_busy_on_this_thread) {
@@ -255,7 +210,7 @@ impl Runtime {
             // polls running on other threads.
             let _ = program.unload();
         }
-        self.shared.programs.lock().clear();
+        self.programs.lock().clear();
         self.shared.host_functions.write().clear();
         Ok(())
     }
@@ -301,22 +256,6 @@ fn replace_and_drain<T: ?Sized>(slot: &RwLock<Arc<T>>, new: Arc<T>, what: &str) 
             std::thread::sleep(std::time::Duration::from_micros(100));
         }
         spins += 1;
-    }
-    Ok(())
-}
-
-pub(crate) fn validate_limits(limits: &Limits) -> Result<()> {
-    if limits.fuel_per_poll == 0 {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            "the instruction budget must be at least 1",
-        ));
-    }
-    if limits.max_module_bytes == 0 {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            "the module size limit must be at least 1 byte",
-        ));
     }
     Ok(())
 }

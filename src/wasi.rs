@@ -20,8 +20,8 @@
 
 use crate::budget::{BYTES_PER_UNIT, IMPORT_CALL_UNITS};
 use crate::fault::FaultKind;
-use crate::host::HostCallError;
-use crate::instance::{GuestEnv, MAX_OUTPUT_LINE_BYTES};
+use crate::fault::HostCallError;
+use crate::guest_env::{GuestEnv, MAX_OUTPUT_LINE_BYTES};
 use crate::log::LogLevel;
 use wasmer::{
     AsStoreRef, Function, FunctionEnv, FunctionEnvMut, FunctionType, Memory, RuntimeError, Store,
@@ -394,7 +394,7 @@ fn fd_prestat_get(
 
 /// Clock ids of preview 1: realtime, monotonic, process and thread CPU time.
 fn clock_ns(guest: &GuestEnv, id: i32) -> Option<u64> {
-    let now = guest.runtime.clock().now_ns().max(0) as u64;
+    let now = guest.services.clock().now_ns().max(0) as u64;
     match id {
         0 => Some(crate::clock::wall_ns_at_start().saturating_add(now)),
         1..=3 => Some(now),
@@ -491,44 +491,4 @@ fn proc_exit(mut env: FunctionEnvMut<GuestEnv>, code: i32) -> Result<(), Runtime
         kind: FaultKind::GuestReported,
         message: format!("the program called proc_exit({code}) (a control program must return from poll instead)"),
     })))
-}
-
-/// The per-program random generator behind `random_get` (SplitMix64:
-/// statistically sound, not cryptographic; a control program gets
-/// reproducible streams when the host sets a seed).
-#[derive(Debug, Clone)]
-pub(crate) struct Random(u64);
-
-impl Random {
-    /// A generator for `program`: from `seed` when the host set one (same
-    /// seed and name, same stream), otherwise from the OS's randomness.
-    pub(crate) fn new(seed: Option<u64>, program: &str) -> Self {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let mut hasher = match seed {
-            Some(seed) => {
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                seed.hash(&mut h);
-                h
-            }
-            // RandomState is keyed from the OS's random source.
-            None => std::collections::hash_map::RandomState::new().build_hasher(),
-        };
-        program.hash(&mut hasher);
-        Self(hasher.finish())
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    pub(crate) fn fill(&mut self, out: &mut [u8]) {
-        for chunk in out.chunks_mut(8) {
-            let bytes = self.next().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
 }

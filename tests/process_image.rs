@@ -218,3 +218,56 @@ fn hostile_descriptors_fail_the_load_with_a_clear_message() {
         ErrorKind::Instantiate
     );
 }
+
+/// Signal reads racing hot swaps that change the signal table and shrink the
+/// output area: every read gives a value or a documented error (a stale id),
+/// never an internal error (a lookup in one table used on another's buffer).
+#[test]
+fn signal_reads_racing_swaps_that_shrink_the_image_never_fail_internally() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let rt = Runtime::default();
+    let (wide, narrow) = (fixture("image_wide.wat"), fixture("image_narrow.wat"));
+    let program = rt.load("swapped", &wide).unwrap();
+    program.poll().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (program, stop) = (program.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let (mut values, mut stale) = (0u64, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let Ok((id, _)) = program.signal("level") else {
+                    continue;
+                };
+                for _ in 0..64 {
+                    match program.get_signal(id) {
+                        Ok(SignalValue::Float(v)) => {
+                            assert!(v == 0.0 || v == 1.5 || v == 2.5, "read {v}");
+                            values += 1;
+                        }
+                        Ok(other) => panic!("an f64 signal read as {other:?}"),
+                        Err(e) => {
+                            assert_ne!(e.kind(), ErrorKind::Internal, "{}", e.message());
+                            stale += 1;
+                        }
+                    }
+                }
+            }
+            (values, stale)
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut swaps = 0;
+    while started.elapsed() < std::time::Duration::from_millis(1500) {
+        let bytes = if swaps % 2 == 0 { &narrow } else { &wide };
+        program.reload(bytes).unwrap();
+        program.poll().unwrap();
+        swaps += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (values, stale) = reader.join().expect("the reader never panics");
+    assert!(
+        swaps > 20 && values > 0,
+        "{swaps} swaps, {values} values, {stale} stale ids"
+    );
+}

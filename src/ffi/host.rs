@@ -445,7 +445,7 @@ pub unsafe extern "C" fn wasmcell_call_set_error(
     call: *mut wasmcell_call,
     message: *const c_char,
 ) -> wasmcell_status {
-    guard_quiet(|| {
+    guard(|| {
         let message = borrow_str(message, "message")?;
         with_call(call, |call| {
             call.set_error_message(message);
