@@ -44,9 +44,16 @@ all: lib examples guests
 
 # The library's SONAME is libwasmcell.so.MAJOR (build.rs): hosts linked in
 # the tree (-L$(LIB_DIR)) look for that name at run time, hence the link.
-lib:
+# cargo decides whether the library is stale; binaries linked against it
+# depend on the file, so they relink only when cargo actually rewrote it.
+lib: $(LIB)
+
+$(LIB): FORCE
 	$(CARGO) build --release --lib
 	@ln -sfn libwasmcell.so $(LIB_DIR)/libwasmcell.so.$(VERSION_MAJOR)
+
+.PHONY: FORCE
+FORCE:
 
 # ---- guest programs -----------------------------------------------------
 
@@ -166,15 +173,15 @@ C_TESTS    := $(BUILD)/test_runtime $(BUILD)/test_program $(BUILD)/test_host $(B
 
 examples: lib $(C_EXAMPLES)
 
-$(BUILD)/%: examples-c/%.c include/wasmcell.h lib
+$(BUILD)/%: examples-c/%.c include/wasmcell.h $(LIB)
 	@mkdir -p $(BUILD)
 	$(CC) $(C_FLAGS) $< -o $@ $(C_LIBS)
 
-$(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/wasmcell.h lib
+$(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/wasmcell.h $(LIB)
 	@mkdir -p $(BUILD)
 	$(CC) $(C_FLAGS) $< -o $@ $(C_LIBS)
 
-$(BUILD)/asan_test_%: tests/c/test_%.c tests/c/check.h include/wasmcell.h lib
+$(BUILD)/asan_test_%: tests/c/test_%.c tests/c/check.h include/wasmcell.h $(LIB)
 	@mkdir -p $(BUILD)
 	$(CC) $(C_FLAGS) $(ASAN_FLAGS) $< -o $@ $(C_LIBS)
 
@@ -286,7 +293,7 @@ test-python-install: lib
 # AddressSanitizer + UBSan, and under valgrind memcheck.
 .PHONY: test-cpp
 CXX_TEST_FLAGS := -std=c++17 -O1 -g -Wall -Wextra -Werror -pedantic -Iinclude
-CPP_TEST_DEPS  := tests/cpp/test_wrapper.cpp tests/cpp/check.hpp include/wasmcell.hpp include/wasmcell.h lib
+CPP_TEST_DEPS  := tests/cpp/test_wrapper.cpp tests/cpp/check.hpp include/wasmcell.hpp include/wasmcell.h $(LIB)
 CPP_ASAN_RUN   := ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:allow_user_segv_handler=1:detect_stack_use_after_return=0
 
 $(BUILD)/cpp_test_wrapper: $(CPP_TEST_DEPS)

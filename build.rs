@@ -30,6 +30,14 @@ fn main() {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libwasmcell.so.{major}");
     }
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    // The wasmer release compiled in, for the module cache's keys: read from
+    // Cargo.toml, where it is pinned, so it is written down once.
+    let windows = std::env::var("CARGO_CFG_WINDOWS").is_ok();
+    println!("cargo:rerun-if-changed=Cargo.toml");
+    println!(
+        "cargo:rustc-env=WASMCELL_WASMER_VERSION={}",
+        pinned_wasmer(&crate_dir, windows)
+    );
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is valid");
     let bindings = match cbindgen::Builder::new()
@@ -103,4 +111,31 @@ fn defines(crate_dir: &Path, file: &str, name: &str) -> bool {
     let path = crate_dir.join("src/ffi").join(format!("{file}.rs"));
     let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     source.contains(&format!("extern \"C\" fn {name}("))
+}
+
+/// The exact wasmer version Cargo.toml pins for the target (`wasmer = {
+/// version = "=X.Y.Z", ... }` in the `cfg(windows)` or `cfg(not(windows))`
+/// dependency table).
+fn pinned_wasmer(crate_dir: &Path, windows: bool) -> String {
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).expect("Cargo.toml");
+    let table = if windows {
+        "[target.'cfg(windows)'.dependencies]"
+    } else {
+        "[target.'cfg(not(windows))'.dependencies]"
+    };
+    let section = manifest
+        .split(table)
+        .nth(1)
+        .unwrap_or_else(|| panic!("Cargo.toml has no {table}"));
+    let line = section
+        .lines()
+        .take_while(|line| !line.starts_with('['))
+        .find(|line| line.starts_with("wasmer ="))
+        .unwrap_or_else(|| panic!("no wasmer dependency in {table}"));
+    let version = line
+        .split("version = \"=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("wasmer is not pinned with \"=X.Y.Z\" in {table}"));
+    version.to_string()
 }

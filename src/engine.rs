@@ -20,13 +20,9 @@ use wasmer::{AsStoreMut, Global, LocalFunctionIndex, Store};
 pub(crate) use wasmer::sys::{MiddlewareError, MiddlewareReaderState};
 
 /// The wasmer release in use, for the header of compiled-module cache files
-/// (an artifact of one release is foreign to the other).
-#[cfg(not(windows))]
-pub(crate) const WASMER_VERSION: &str = "7.4.2";
-/// The wasmer release in use, for the header of compiled-module cache files
-/// (an artifact of one release is foreign to the other).
-#[cfg(windows)]
-pub(crate) const WASMER_VERSION: &str = "6.1.0";
+/// (an artifact of one release is foreign to the other). build.rs reads it
+/// from the pin in Cargo.toml for the target.
+pub(crate) const WASMER_VERSION: &str = env!("WASMCELL_WASMER_VERSION");
 
 /// The module description a middleware may extend. 7.x re-exports it from
 /// `wasmer`; 6.1 has it in `wasmer-types` only.

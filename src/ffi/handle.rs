@@ -10,6 +10,12 @@ use once_cell::sync::Lazy;
 use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
 
+// A handle packs a kind (2 bits), a generation (30 bits) and an index
+// (32 bits) into 64 bits; on a narrower `usize` the kind and generation
+// would be cut off and stale handles could alias live ones.
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("wasmcell's C handles need 64-bit pointers (see src/ffi/handle.rs)");
+
 const KIND_RUNTIME: u64 = 1;
 const KIND_PROGRAM: u64 = 2;
 const KIND_RELOAD: u64 = 3;

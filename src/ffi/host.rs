@@ -3,7 +3,7 @@
 
 use super::program::wasmcell_program;
 use super::runtime::{invalid_argument, wasmcell_runtime, with_runtime};
-use super::status::{guard, guard_quiet, wasmcell_status};
+use super::status::{guard, wasmcell_status};
 use super::text::{borrow_str, copy_out, write_out};
 use crate::error::{Error, ErrorKind};
 use crate::host::{HostCall, HostFunction, Signature, Val, ValKind};
