@@ -91,78 +91,185 @@ impl RawGuest {
     }
 }
 
-/// A guest that calls `h.f` CALLS times per poll, with a scalar `(i)i` or
-/// the 8-byte buffer "Polling\n" `(*~)i`.
-pub fn caller_wat(buffer: bool) -> String {
-    let (ty, args) = if buffer {
-        (
+/// The host function a caller guest calls: its signature decides whether
+/// wasmcell links it as a typed wasmer function or through wasmer's dynamic
+/// path (`src/host_import.rs`: typed for at most one result and up to two
+/// scalar parameters, or up to four i32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `(i)i`: linked typed.
+    Scalar,
+    /// `(*~)i`, the 8-byte buffer "Polling\n": linked typed (two i32).
+    Buffer,
+    /// `(iiI)i`: three parameters, not all i32, so wasmcell links it through
+    /// wasmer's dynamic functions.
+    Wide,
+}
+
+impl Shape {
+    /// The signature string given to `wasmcell_runtime_define`.
+    pub fn signature(self) -> &'static CStr {
+        match self {
+            Shape::Scalar => c"(i)i",
+            Shape::Buffer => c"(*~)i",
+            Shape::Wide => c"(iiI)i",
+        }
+    }
+
+    fn wasm_params(self) -> &'static [Type] {
+        match self {
+            Shape::Scalar => &[Type::I32],
+            Shape::Buffer => &[Type::I32, Type::I32],
+            Shape::Wide => &[Type::I32, Type::I32, Type::I64],
+        }
+    }
+}
+
+/// A guest that calls `h.f` CALLS times per poll with `shape`'s arguments,
+/// or, with no shape, the same loop with no call (a global updated instead):
+/// what the loop and wasmcell's budget cost without the host call.
+pub fn shape_wat(shape: Option<Shape>) -> String {
+    let (import, body) = match shape {
+        Some(Shape::Scalar) => (
+            "(param i32) (result i32)",
+            "(drop (call $f (local.get $i)))",
+        ),
+        Some(Shape::Buffer) => (
             "(param i32 i32) (result i32)",
-            "(i32.const 16) (i32.const 8)",
-        )
-    } else {
-        ("(param i32) (result i32)", "(local.get $i)")
+            "(drop (call $f (i32.const 16) (i32.const 8)))",
+        ),
+        Some(Shape::Wide) => (
+            "(param i32 i32 i64) (result i32)",
+            "(drop (call $f (local.get $i) (i32.const 2) (i64.const 3)))",
+        ),
+        None => (
+            "(param i32) (result i32)",
+            "(global.set $sink (i32.add (global.get $sink) (local.get $i)))",
+        ),
     };
     format!(
-        r#"(module (import "h" "f" (func $f {ty}))
+        r#"(module (import "h" "f" (func $f {import}))
+  (global $sink (mut i32) (i32.const 0))
   (memory (export "memory") 1)
   (data (i32.const 16) "Polling\n")
   (func (export "poll") (local $i i32)
     (loop $next
-      (drop (call $f {args}))
+      {body}
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $next (i32.lt_u (local.get $i) (i32.const {CALLS}))))))"#
     )
 }
 
-/// The caller guest on raw wasmer. The import is typed or dynamic
-/// (`Function::new`); for a buffer it does what wasmcell does before a
-/// callback: locate the guest memory, bounds-check the range, read it.
+/// A guest that calls `h.f` CALLS times per poll, with a scalar `(i)i` or
+/// the 8-byte buffer "Polling\n" `(*~)i`.
+pub fn caller_wat(buffer: bool) -> String {
+    shape_wat(Some(if buffer { Shape::Buffer } else { Shape::Scalar }))
+}
+
+/// A caller guest on raw wasmer (cranelift), optionally under wasmer's
+/// per-block `Metering` middleware (points reset before every poll, as
+/// wasmcell resets its budget).
+pub struct RawCaller {
+    pub store: Store,
+    pub poll: TypedFunction<(), ()>,
+    pub instance: Instance,
+    metered: bool,
+}
+
+impl RawCaller {
+    /// `shape_wat(shape)` with `h.f` typed or dynamic (`Function::new`);
+    /// for a buffer, `h.f` does what wasmcell does before a callback: locate
+    /// the guest memory, bounds-check the range, read it.
+    pub fn new(shape: Option<Shape>, dynamic: bool, metered: bool) -> Self {
+        let mut compiler = Cranelift::default();
+        if metered {
+            compiler.push_middleware(Arc::new(Metering::new(
+                u64::MAX,
+                |_: &wasmer::wasmparser::Operator| 1,
+            )));
+        }
+        let engine: Engine = EngineBuilder::new(compiler).engine().into();
+        let mut store = Store::new(engine);
+        let module = Module::new(&store, shape_wat(shape)).unwrap();
+        let env = FunctionEnv::new(&mut store, None::<Memory>);
+        let read_buffer = |env: &FunctionEnvMut<Option<Memory>>, ptr: i32, len: i32| -> i32 {
+            let view = env.data().as_ref().unwrap().view(env);
+            let (start, len) = (ptr as u32 as u64, len as u32 as u64);
+            if start + len > view.data_size() {
+                return -1;
+            }
+            let mut first = [0u8];
+            view.read(start, &mut first).unwrap();
+            len as i32 + first[0] as i32
+        };
+        let shape = shape.unwrap_or(Shape::Scalar);
+        let f = if dynamic {
+            Function::new_with_env(
+                &mut store,
+                &env,
+                FunctionType::new(shape.wasm_params(), [Type::I32]),
+                move |env: FunctionEnvMut<Option<Memory>>, args: &[Value]| {
+                    let result = match shape {
+                        Shape::Scalar => args[0].unwrap_i32() + 1,
+                        Shape::Buffer => {
+                            read_buffer(&env, args[0].unwrap_i32(), args[1].unwrap_i32())
+                        }
+                        Shape::Wide => {
+                            args[0].unwrap_i32()
+                                + args[1].unwrap_i32()
+                                + args[2].unwrap_i64() as i32
+                        }
+                    };
+                    Ok(vec![Value::I32(result)])
+                },
+            )
+        } else {
+            match shape {
+                Shape::Scalar => Function::new_typed_with_env(
+                    &mut store,
+                    &env,
+                    |_: FunctionEnvMut<_>, x: i32| x + 1,
+                ),
+                Shape::Buffer => Function::new_typed_with_env(
+                    &mut store,
+                    &env,
+                    move |env: FunctionEnvMut<Option<Memory>>, ptr: i32, len: i32| {
+                        read_buffer(&env, ptr, len)
+                    },
+                ),
+                Shape::Wide => Function::new_typed_with_env(
+                    &mut store,
+                    &env,
+                    |_: FunctionEnvMut<_>, a: i32, b: i32, c: i64| a + b + c as i32,
+                ),
+            }
+        };
+        let instance =
+            Instance::new(&mut store, &module, &imports! { "h" => { "f" => f } }).unwrap();
+        let memory = instance.exports.get_memory("memory").unwrap().clone();
+        *env.as_mut(&mut store) = Some(memory);
+        let poll = instance.exports.get_typed_function(&store, "poll").unwrap();
+        Self {
+            store,
+            poll,
+            instance,
+            metered,
+        }
+    }
+
+    pub fn poll(&mut self) {
+        if self.metered {
+            set_remaining_points(&mut self.store, &self.instance, u64::MAX);
+        }
+        self.poll.call(&mut self.store).unwrap();
+    }
+}
+
+/// The caller guest on raw wasmer, unmetered (see [`RawCaller::new`]).
 pub fn raw_caller(buffer: bool, dynamic: bool) -> (Store, TypedFunction<(), ()>) {
-    let mut store = Store::default();
-    let module = Module::new(&store, caller_wat(buffer)).unwrap();
-    let env = FunctionEnv::new(&mut store, None::<Memory>);
-    let read_buffer = |env: &FunctionEnvMut<Option<Memory>>, ptr: i32, len: i32| -> i32 {
-        let view = env.data().as_ref().unwrap().view(env);
-        let (start, len) = (ptr as u32 as u64, len as u32 as u64);
-        if start + len > view.data_size() {
-            return -1;
-        }
-        let mut first = [0u8];
-        view.read(start, &mut first).unwrap();
-        len as i32 + first[0] as i32
-    };
-    let f = match (buffer, dynamic) {
-        (true, false) => Function::new_typed_with_env(
-            &mut store,
-            &env,
-            move |env: FunctionEnvMut<Option<Memory>>, ptr: i32, len: i32| {
-                read_buffer(&env, ptr, len)
-            },
-        ),
-        (false, false) => {
-            Function::new_typed_with_env(&mut store, &env, |_: FunctionEnvMut<_>, x: i32| x + 1)
-        }
-        (true, true) => Function::new_with_env(
-            &mut store,
-            &env,
-            FunctionType::new([Type::I32, Type::I32], [Type::I32]),
-            move |env: FunctionEnvMut<Option<Memory>>, args: &[Value]| {
-                let result = read_buffer(&env, args[0].unwrap_i32(), args[1].unwrap_i32());
-                Ok(vec![Value::I32(result)])
-            },
-        ),
-        (false, true) => Function::new_with_env(
-            &mut store,
-            &env,
-            FunctionType::new([Type::I32], [Type::I32]),
-            |_: FunctionEnvMut<_>, args: &[Value]| Ok(vec![Value::I32(args[0].unwrap_i32() + 1)]),
-        ),
-    };
-    let instance = Instance::new(&mut store, &module, &imports! { "h" => { "f" => f } }).unwrap();
-    let memory = instance.exports.get_memory("memory").unwrap().clone();
-    *env.as_mut(&mut store) = Some(memory);
-    let poll = instance.exports.get_typed_function(&store, "poll").unwrap();
-    (store, poll)
+    let shape = if buffer { Shape::Buffer } else { Shape::Scalar };
+    let raw = RawCaller::new(Some(shape), dynamic, false);
+    (raw.store, raw.poll)
 }
 
 pub unsafe extern "C" fn c_increment(
@@ -186,6 +293,18 @@ pub unsafe extern "C" fn c_buffer_len(
     _: usize,
 ) -> i32 {
     unsafe { (*results).i32 = (*args).buf.len as i32 + *(*args).buf.ptr as i32 };
+    0
+}
+
+pub unsafe extern "C" fn c_wide_sum(
+    _: *mut c_void,
+    _: *mut wasmcell_call,
+    args: *const wasmcell_val,
+    _: usize,
+    results: *mut wasmcell_val,
+    _: usize,
+) -> i32 {
+    unsafe { (*results).i32 = (*args).i32 + (*args.add(1)).i32 + (*args.add(2)).i64 as i32 };
     0
 }
 
@@ -256,13 +375,21 @@ impl CProgram {
 
     /// The caller guest of `caller_wat` with the matching C callback as `h.f`.
     pub fn caller(buffer: bool) -> Self {
-        let (signature, callback): (&CStr, CCallback) = if buffer {
-            (c"(*~)i", c_buffer_len)
-        } else {
-            (c"(i)i", c_increment)
+        Self::shaped(Some(if buffer { Shape::Buffer } else { Shape::Scalar }))
+    }
+
+    /// `shape_wat(shape)` with the matching C callback defined as `h.f`
+    /// through the C ABI (with no shape, `h.f` is defined and never called),
+    /// under a budget no poll exhausts.
+    pub fn shaped(shape: Option<Shape>) -> Self {
+        let callback: CCallback = match shape {
+            Some(Shape::Buffer) => c_buffer_len,
+            Some(Shape::Wide) => c_wide_sum,
+            Some(Shape::Scalar) | None => c_increment,
         };
+        let signature = shape.unwrap_or(Shape::Scalar).signature();
         let host = (c"h", c"f", signature, callback, std::ptr::null_mut());
-        let program = Self::with_host(&caller_wat(buffer), Some(host));
+        let program = Self::with_host(&shape_wat(shape), Some(host));
         // SAFETY: a handle; wasmcell validates it.
         assert_eq!(
             unsafe { wasmcell_program_set_fuel(program.program, u64::MAX / 4) },
