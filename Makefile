@@ -246,10 +246,13 @@ test-python: lib
 
 # ---- benchmarks (not part of make test: figures, not pass/fail) -------------
 
+# Every figure README.md and docs/benchmarks.md quote comes from one run of
+# this target (hot-reload last: it exits non-zero on a missed poll).
 bench: bench-c
 	$(CARGO) bench --bench ratios
 	$(CARGO) bench --bench scale
 	$(CARGO) bench --bench jitter
+	$(BUILD)/hot-reload $(GUESTS) $(HOT_RELOAD_SECONDS)
 
 # The C-ABI figures measured from C (examples-c/bench.c).
 bench-c: all
