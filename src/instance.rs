@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::guest_env::{FuelCounter, GuestEnv, OutputMeter, Random, StartKind};
 use crate::host::HostServices;
-use crate::image::{read_layout, ImageLayout, IMAGE_EXPORT};
+use crate::image_layout::{read_layout, ImageLayout, IMAGE_EXPORT};
 use crate::limits::{clamp_stack, with_instance_limits, Limits, DEFAULT_STACK_BYTES};
 use crate::link::link;
 use crate::log::LogLevel;

@@ -3,7 +3,7 @@
 //! that succeeded, and typed access to named signals. No callbacks needed.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::image::{Area, ImageLayout, Signal, SignalType};
+use crate::image_layout::{Area, ImageLayout, Signal, SignalType};
 use crate::instance::LiveInstance;
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::guest_env::StartKind;
 use crate::host::HostServices;
-use crate::image::{Area, ImageLayout, Signal};
+use crate::image_layout::{Area, ImageLayout, Signal};
 use crate::instance::CallOutcome;
 use crate::instance::{instantiate, LiveInstance};
 use crate::limits::validate_limits;

@@ -8,7 +8,7 @@
 //! same name with another type starts from its default and is reported
 //! (bytes are never reinterpreted).
 
-use crate::image::{ImageLayout, Signal};
+use crate::image_layout::{ImageLayout, Signal};
 use crate::instance::LiveInstance;
 use std::fmt::Write as _;
 
@@ -34,7 +34,7 @@ fn retain_signals(layout: &ImageLayout) -> impl Iterator<Item = &Signal> {
     layout
         .signals
         .iter()
-        .filter(|s| s.area == crate::image::Area::Retain)
+        .filter(|s| s.area == crate::image_layout::Area::Retain)
 }
 
 fn type_name(signal: &Signal) -> String {

@@ -7,7 +7,7 @@ use super::runtime::invalid_argument;
 use super::status::wasmcell_status;
 use super::text::{borrow_bytes, borrow_str, copy_out, write_out};
 use crate::error::{Error, ErrorKind};
-use crate::image::Signal;
+use crate::image_layout::Signal;
 use crate::process_image::SignalValue;
 use std::ffi::c_char;
 
@@ -341,7 +341,7 @@ pub unsafe extern "C" fn wasmcell_program_signal_set_i64(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::{Area, SignalType};
+    use crate::image_layout::{Area, SignalType};
 
     #[test]
     fn c_constants_match_the_guest_abi() {

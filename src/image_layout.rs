@@ -1,4 +1,5 @@
-//! The process image a guest declares: input, output and retain areas in its
+//! The process image as the guest declares it (its layout; the host's buffers
+//! and signal values are in `process_image.rs`): input, output and retain areas in its
 //! linear memory, and optionally named, typed signals inside them.
 //!
 //! A guest declares its image by exporting `wasmcell_image: () -> i32`, which
