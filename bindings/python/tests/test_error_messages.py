@@ -3,7 +3,7 @@
 After a failing call the binding reads ``wasmcell_last_error`` on the same
 thread (ctypes runs the call there), so the message belongs to the status:
 a rejected argument names the argument even on a faulted program, whose
-fault message stays in ``Program.error`` and on the poll that faulted."""
+fault message stays in ``Program.fault_message``."""
 
 import ctypes
 import threading
@@ -42,7 +42,10 @@ def test_a_bad_argument_on_a_faulted_program_names_the_argument(faulted):
     assert "budget" in str(info.value)
     assert FAULT_TEXT not in str(info.value)
 
-    # The rejected calls changed nothing: still faulted by the same trap.
+    # The rejected calls changed nothing: still faulted by the same trap,
+    # whose message is kept apart from the last failed call's.
+    assert "budget" in faulted.error and FAULT_TEXT not in faulted.error
+    assert FAULT_TEXT in faulted.fault_message
     assert faulted.state is wasmcell.ProgramState.FAULTED
     assert faulted.fault_kind is wasmcell.FaultKind.UNREACHABLE
     with pytest.raises(wasmcell.FaultedError) as info:

@@ -182,6 +182,16 @@ class Program:
         return _ffi.read_string(_ffi.lib.wasmcell_program_error, self._handle)
 
     @property
+    def fault_message(self) -> str:
+        """The message of the program's fault while it is FAULTED (the trap
+        and the wasm function, or the callback and its code), kept whatever
+        other calls fail meanwhile; '' when it is not faulted
+        (``wasmcell_program_fault_message``)."""
+        if self._closed:
+            return ""
+        return _ffi.read_string(_ffi.lib.wasmcell_program_fault_message, self._handle)
+
+    @property
     def signals(self) -> "list[Signal]":
         """The signals the program declares in its process image."""
         from .image import Area, Signal, SignalType
