@@ -604,7 +604,7 @@ fn print_ratio_table() {
                     format_ns(m - b)
                 )
             }
-            _ => println!("{what:<80} not run (a filter skipped it in this process)"),
+            _ => println!("{what:<80} not run in this process (filtered out, or not measured: --test, --profile-time)"),
         }
     }
 }
