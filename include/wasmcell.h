@@ -490,7 +490,9 @@ typedef struct wasmcell_stats {
 #define WASMCELL_ERR_BUFFER_TOO_SMALL -11
 
 /**
- * A file does not exist.
+ * Something looked up does not exist: a file (`wasmcell_program_load_file`),
+ * a signal name or index (`wasmcell_program_signal_lookup`/`_info`), a
+ * signal id from an older version of the program.
  */
 #define WASMCELL_ERR_NOT_FOUND -12
 
@@ -600,7 +602,7 @@ uint32_t wasmcell_version_number(void);
  * `WASMCELL_ERR_INTERNAL`.
  *
  * The first runtime of a process also runs the engine's one-time
- * initialisation (a few milliseconds, once), so that the first poll of the
+ * initialisation (once per process), so that the first poll of the
  * first program is as fast as any first poll: create runtimes before the
  * control loop starts. This is when wasmer installs its SIGSEGV, SIGBUS,
  * SIGILL and SIGFPE handlers; it chains to handlers installed earlier, so a
@@ -778,7 +780,8 @@ wasmcell_status wasmcell_runtime_set_compile_priority(struct wasmcell_runtime *r
  * the process image) of programs loaded from now on, at load, reset and
  * reload: `WASMCELL_MEMORY_ON_DEMAND` (default: pages mapped on first
  * access, possibly inside a poll), `WASMCELL_MEMORY_PREFAULT` (all touched
- * up front: ~0.1 ms per MiB at load, and the memory is resident), or
+ * up front at load, in time proportional to its size; the memory is
+ * resident), or
  * `WASMCELL_MEMORY_LOCK` (prefault and `mlock`: needs `RLIMIT_MEMLOCK` for
  * the whole memory; when refused, a warning goes to the program's log and
  * the pages stay prefaulted). Memory grown later by `memory.grow` is not
@@ -848,7 +851,7 @@ wasmcell_status wasmcell_runtime_set_module_limits(struct wasmcell_runtime *rt,
  * too large, initial memory above the limit); `WASMCELL_ERR_COMPILE`;
  * `WASMCELL_ERR_LINK`; `WASMCELL_ERR_INSTANTIATE`.
  *
- * Thread safety: any thread; compiling takes milliseconds, so keep loads out
+ * Thread safety: any thread; compiling takes far longer than a poll, so keep loads out
  * of a real-time thread.
  *
  * # Safety
@@ -1052,6 +1055,23 @@ wasmcell_status wasmcell_program_set_watchdog(struct wasmcell_program *p,
                                               uint32_t sensitivity);
 
 /**
+ * Turns the timing of polls on (`on` != 0, the default) or off (0). The
+ * duration counters of `wasmcell_stats` (`last_poll_ns`, `max_poll_ns`,
+ * `mean_poll_ns`) come from it; a host that times its own control loop
+ * turns it off and saves the clock reads of every poll, and those counters
+ * then stop changing. A program with a watchdog is timed regardless.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies
+ * from the next poll.
+ *
+ * # Safety
+ *
+ * `p`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_program_set_timing(struct wasmcell_program *p,
+                                            int32_t on);
+
+/**
  * Chooses what the published outputs do when the program faults (trap,
  * budget, watchdog, host error, guest-reported fault):
  * `WASMCELL_FAULT_OUTPUTS_HOLD` keeps the last good outputs published;
@@ -1147,9 +1167,9 @@ wasmcell_status wasmcell_program_name(struct wasmcell_program *p,
  *
  * Cost: signatures with at most one result and either up to two scalar
  * parameters (`"(i)i"`, `"(iF)"`, `"()F"`...) or up to four `i` (`*~`
- * counting as two: `"(*~)i"`, `"(*~*~)"`) take wasmer's typed call path,
- * about 40-60 ns per round trip on a 2-core VM; any other signature works
- * the same but takes wasmer's dynamic path, about 100 ns.
+ * counting as two: `"(*~)i"`, `"(*~*~)"`) take wasmer's typed call path;
+ * any other signature works the same but takes wasmer's slower dynamic
+ * path (`docs/benchmarks.md` has both measured).
  *
  * Ownership: on success the runtime owns `user_data` and calls
  * `free_fn(user_data)` (if not NULL) exactly once, when the runtime is

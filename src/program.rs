@@ -17,7 +17,7 @@ use crate::runtime_shared::RuntimeShared;
 use crate::watchdog::WatchSlot;
 use parking_lot::{Mutex, MutexGuard};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 mod reload;
@@ -62,6 +62,7 @@ impl ProgramState {
 pub struct PollStats {
     pub polls: u64,
     pub faults: u64,
+    /// Durations of timed polls only (see [`Program::set_timing`]).
     pub last_poll_ns: u64,
     pub max_poll_ns: u64,
     pub total_poll_ns: u64,
@@ -126,6 +127,8 @@ pub(crate) struct ProgramShared {
     /// row so far (written only by the polling thread).
     watchdog_ns: AtomicU64,
     watchdog_sensitivity: AtomicU32,
+    /// Whether polls are timed for the statistics (`set_timing`).
+    timing: AtomicBool,
     consecutive_overruns: AtomicU32,
     /// The slot the watchdog thread watches, created by the first set_watchdog.
     watch: OnceLock<Arc<WatchSlot>>,
@@ -257,6 +260,7 @@ impl Program {
                 live_waiters: AtomicU64::new(0),
                 watchdog_ns: AtomicU64::new(0),
                 watchdog_sensitivity: AtomicU32::new(1),
+                timing: AtomicBool::new(true),
                 consecutive_overruns: AtomicU32::new(0),
                 watch: OnceLock::new(),
                 fault_outputs: AtomicU8::new(FaultOutputs::Hold as u8),
@@ -436,7 +440,10 @@ impl Program {
             ));
         }
         let fuel = shared.fuel_per_poll.load(Ordering::Relaxed);
-        let started = quanta::Instant::now();
+        let watchdog_ns = shared.watchdog_ns.load(Ordering::Relaxed);
+        // The watchdog's overrun count needs the time even with timing off.
+        let timed = watchdog_ns > 0 || shared.timing.load(Ordering::Relaxed);
+        let started = timed.then(quanta::Instant::now);
         let has_image = !live.image.is_empty();
         if has_image {
             let image = shared.image.lock();
@@ -444,7 +451,6 @@ impl Program {
                 image.copy_in(live);
             }
         }
-        let watchdog_ns = shared.watchdog_ns.load(Ordering::Relaxed);
         let watch = (watchdog_ns > 0).then(|| shared.watch.get()).flatten();
         let mut outcome = {
             let _running = RunningGuard::enter(shared);
@@ -472,11 +478,14 @@ impl Program {
                 outcome
             }
         };
-        let elapsed_so_far = (quanta::Instant::now() - started).as_nanos() as u64;
-        if watchdog_ns > 0 && outcome.fault.is_none() {
-            outcome.fault = self.count_overrun(elapsed_so_far, watchdog_ns);
-        } else if watchdog_ns > 0 && elapsed_so_far > watchdog_ns {
-            shared.stats.overruns.fetch_add(1, Ordering::Relaxed);
+        let since = |started: quanta::Instant| (quanta::Instant::now() - started).as_nanos() as u64;
+        if let (true, Some(started)) = (watchdog_ns > 0, started) {
+            let elapsed_so_far = since(started);
+            if outcome.fault.is_none() {
+                outcome.fault = self.count_overrun(elapsed_so_far, watchdog_ns);
+            } else if elapsed_so_far > watchdog_ns {
+                shared.stats.overruns.fetch_add(1, Ordering::Relaxed);
+            }
         }
         if has_image && outcome.fault.is_none() {
             // Outputs are published only after a poll that succeeded: a
@@ -487,7 +496,7 @@ impl Program {
                 image.publish(live, poll_number);
             }
         }
-        let elapsed = (quanta::Instant::now() - started).as_nanos() as u64;
+        let elapsed = started.map(since);
 
         // Only the thread holding the program's lock writes the counters, so
         // plain load/store (no locked read-modify-write) is enough; readers on
@@ -497,10 +506,12 @@ impl Program {
             counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed)
         };
         bump(&stats.polls, 1);
-        bump(&stats.total_poll_ns, elapsed);
-        stats.last_poll_ns.store(elapsed, Ordering::Relaxed);
-        if elapsed > stats.max_poll_ns.load(Ordering::Relaxed) {
-            stats.max_poll_ns.store(elapsed, Ordering::Relaxed);
+        if let Some(elapsed) = elapsed {
+            bump(&stats.total_poll_ns, elapsed);
+            stats.last_poll_ns.store(elapsed, Ordering::Relaxed);
+            if elapsed > stats.max_poll_ns.load(Ordering::Relaxed) {
+                stats.max_poll_ns.store(elapsed, Ordering::Relaxed);
+            }
         }
         stats
             .last_fuel_used
@@ -554,6 +565,21 @@ impl Program {
                 shared.name
             ),
         })
+    }
+
+    /// Whether polls are timed for [`PollStats`] (on by default). A host
+    /// that times its own loop turns it off and saves the clock reads of
+    /// every poll; the duration statistics then stop changing. A program
+    /// with a watchdog is timed regardless (overruns need the time).
+    pub fn set_timing(&self, on: bool) -> Result<()> {
+        self.check_loaded()?;
+        self.shared.timing.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether polls are timed (see [`Program::set_timing`]).
+    pub fn timing(&self) -> bool {
+        self.shared.timing.load(Ordering::Relaxed)
     }
 
     /// Sets the watchdog: a poll running longer than `time_ns * sensitivity`

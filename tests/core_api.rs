@@ -407,3 +407,46 @@ fn reload_swaps_and_a_failed_reload_keeps_the_old_program() {
     program.poll().unwrap();
     assert_eq!(ticks.load(Ordering::SeqCst), 101);
 }
+
+#[test]
+fn polls_without_timing_leave_the_durations_alone() {
+    let rt = Runtime::default();
+    let program = rt.load("conveyor", &fixture("conveyor.wat")).unwrap();
+    assert!(program.timing(), "timing is on by default");
+    program.poll().unwrap();
+    let timed = program.stats();
+    assert!(timed.last_poll_ns > 0 && timed.total_poll_ns > 0);
+
+    program.set_timing(false).unwrap();
+    assert!(!program.timing());
+    for _ in 0..50 {
+        program.poll().unwrap();
+    }
+    let untimed = program.stats();
+    assert_eq!(untimed.polls, timed.polls + 50, "polls are still counted");
+    assert_eq!(
+        (
+            untimed.last_poll_ns,
+            untimed.max_poll_ns,
+            untimed.total_poll_ns
+        ),
+        (timed.last_poll_ns, timed.max_poll_ns, timed.total_poll_ns),
+        "no duration was recorded"
+    );
+
+    // A watchdog needs the time: its polls are timed even with timing off.
+    program.set_watchdog(1_000_000_000, 1).unwrap();
+    program.poll().unwrap();
+    assert!(program.stats().total_poll_ns > untimed.total_poll_ns);
+    program.set_watchdog(0, 1).unwrap();
+
+    program.set_timing(true).unwrap();
+    let before = program.stats().total_poll_ns;
+    program.poll().unwrap();
+    assert!(program.stats().total_poll_ns > before, "timing resumes");
+    program.unload().unwrap();
+    assert_eq!(
+        program.set_timing(true).unwrap_err().kind(),
+        ErrorKind::InvalidHandle
+    );
+}

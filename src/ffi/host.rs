@@ -269,9 +269,9 @@ fn with_call<R>(
 ///
 /// Cost: signatures with at most one result and either up to two scalar
 /// parameters (`"(i)i"`, `"(iF)"`, `"()F"`...) or up to four `i` (`*~`
-/// counting as two: `"(*~)i"`, `"(*~*~)"`) take wasmer's typed call path,
-/// about 40-60 ns per round trip on a 2-core VM; any other signature works
-/// the same but takes wasmer's dynamic path, about 100 ns.
+/// counting as two: `"(*~)i"`, `"(*~*~)"`) take wasmer's typed call path;
+/// any other signature works the same but takes wasmer's slower dynamic
+/// path (`docs/benchmarks.md` has both measured).
 ///
 /// Ownership: on success the runtime owns `user_data` and calls
 /// `free_fn(user_data)` (if not NULL) exactly once, when the runtime is

@@ -79,7 +79,7 @@ pub(crate) fn with_program(
 /// too large, initial memory above the limit); `WASMCELL_ERR_COMPILE`;
 /// `WASMCELL_ERR_LINK`; `WASMCELL_ERR_INSTANTIATE`.
 ///
-/// Thread safety: any thread; compiling takes milliseconds, so keep loads out
+/// Thread safety: any thread; compiling takes far longer than a poll, so keep loads out
 /// of a real-time thread.
 ///
 /// # Safety
@@ -369,6 +369,26 @@ pub unsafe extern "C" fn wasmcell_program_set_watchdog(
     sensitivity: u32,
 ) -> wasmcell_status {
     with_program(p, |entry| entry.program.set_watchdog(time_ns, sensitivity))
+}
+
+/// Turns the timing of polls on (`on` != 0, the default) or off (0). The
+/// duration counters of `wasmcell_stats` (`last_poll_ns`, `max_poll_ns`,
+/// `mean_poll_ns`) come from it; a host that times its own control loop
+/// turns it off and saves the clock reads of every poll, and those counters
+/// then stop changing. A program with a watchdog is timed regardless.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies
+/// from the next poll.
+///
+/// # Safety
+///
+/// `p`: any value (handles are validated, never dereferenced).
+#[no_mangle]
+pub unsafe extern "C" fn wasmcell_program_set_timing(
+    p: *mut wasmcell_program,
+    on: i32,
+) -> wasmcell_status {
+    with_program(p, |entry| entry.program.set_timing(on != 0))
 }
 
 /// Fault outputs: the last good outputs stay published (the default).

@@ -48,7 +48,7 @@ fn update_limits(rt: *mut wasmcell_runtime, change: impl FnOnce(&mut Limits)) ->
 /// `WASMCELL_ERR_INTERNAL`.
 ///
 /// The first runtime of a process also runs the engine's one-time
-/// initialisation (a few milliseconds, once), so that the first poll of the
+/// initialisation (once per process), so that the first poll of the
 /// first program is as fast as any first poll: create runtimes before the
 /// control loop starts. This is when wasmer installs its SIGSEGV, SIGBUS,
 /// SIGILL and SIGFPE handlers; it chains to handlers installed earlier, so a
@@ -289,7 +289,8 @@ pub const WASMCELL_MEMORY_LOCK: i32 = 2;
 /// the process image) of programs loaded from now on, at load, reset and
 /// reload: `WASMCELL_MEMORY_ON_DEMAND` (default: pages mapped on first
 /// access, possibly inside a poll), `WASMCELL_MEMORY_PREFAULT` (all touched
-/// up front: ~0.1 ms per MiB at load, and the memory is resident), or
+/// up front at load, in time proportional to its size; the memory is
+/// resident), or
 /// `WASMCELL_MEMORY_LOCK` (prefault and `mlock`: needs `RLIMIT_MEMLOCK` for
 /// the whole memory; when refused, a warning goes to the program's log and
 /// the pages stay prefaulted). Memory grown later by `memory.grow` is not

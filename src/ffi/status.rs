@@ -41,7 +41,9 @@ pub const WASMCELL_ERR_BUSY: wasmcell_status = -10;
 /// The caller's buffer is too small; the required length was written to the
 /// length out-pointer and the buffer holds a NUL-terminated prefix.
 pub const WASMCELL_ERR_BUFFER_TOO_SMALL: wasmcell_status = -11;
-/// A file does not exist.
+/// Something looked up does not exist: a file (`wasmcell_program_load_file`),
+/// a signal name or index (`wasmcell_program_signal_lookup`/`_info`), a
+/// signal id from an older version of the program.
 pub const WASMCELL_ERR_NOT_FOUND: wasmcell_status = -12;
 /// A bug in wasmcell (a caught panic). The process is still safe to use.
 pub const WASMCELL_ERR_INTERNAL: wasmcell_status = -13;

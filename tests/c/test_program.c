@@ -378,6 +378,26 @@ static void test_stats_and_state(void) {
     CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
 }
 
+static void test_timing_off_keeps_durations(void) {
+    wasmcell_runtime *rt = new_runtime();
+    wasmcell_program *p = NULL;
+    CHECK_STATUS(load_fixture(rt, "conveyor.wat", &p), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+    wasmcell_stats timed = stats_of(p);
+    CHECK(timed.last_poll_ns > 0);
+    CHECK_STATUS(wasmcell_program_set_timing(p, 0), WASMCELL_OK);
+    for (int i = 0; i < 20; i++) CHECK_STATUS(wasmcell_program_poll(p), WASMCELL_OK);
+    wasmcell_stats untimed = stats_of(p);
+    CHECK(untimed.polls == timed.polls + 20);
+    CHECK(untimed.last_poll_ns == timed.last_poll_ns && untimed.max_poll_ns == timed.max_poll_ns &&
+          untimed.mean_poll_ns * untimed.polls <= timed.mean_poll_ns * timed.polls + untimed.polls);
+    CHECK_STATUS(wasmcell_program_set_timing(p, 1), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_set_timing(NULL, 1), WASMCELL_ERR_INVALID_HANDLE);
+    CHECK_STATUS(wasmcell_program_unload(p), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_set_timing(p, 0), WASMCELL_ERR_INVALID_HANDLE);
+    CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
+}
+
 struct name_ctx {
     wasmcell_program *p;
 };
@@ -477,6 +497,7 @@ int main(int argc, char **argv) {
     RUN(test_set_fuel);
     RUN(test_budget_bounds_start_init_and_image);
     RUN(test_stats_and_state);
+    RUN(test_timing_off_keeps_durations);
     RUN(test_program_name);
     RUN(test_program_error);
     RUN(test_unload);

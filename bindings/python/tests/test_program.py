@@ -171,3 +171,18 @@ def test_memory_limit_applies_at_reset(fixture):
             program.reset()
         assert program.state is wasmcell.ProgramState.FAULTED
         assert "exceeds the program's memory limit" in program.error
+
+
+def test_timing_off_leaves_the_durations_alone(rt, fixture):
+    program = rt.load(fixture("conveyor.wat"))
+    assert program.timing is True
+    program.poll()
+    timed = program.stats
+    program.timing = False
+    for _ in range(20):
+        program.poll()
+    untimed = program.stats
+    assert untimed.polls == timed.polls + 20
+    assert (untimed.last_poll_ns, untimed.max_poll_ns) == (timed.last_poll_ns, timed.max_poll_ns)
+    program.timing = True
+    assert program.timing is True

@@ -154,6 +154,7 @@ _SIGNATURES = {
     "wasmcell_program_state": (_status, [_handle, POINTER(c_int32)]),
     "wasmcell_program_error": (_status, [_handle, c_char_p, c_size_t, POINTER(c_size_t)]),
     "wasmcell_program_fault_message": (_status, [_handle, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "wasmcell_program_set_timing": (_status, [_handle, c_int32]),
     "wasmcell_program_fault_kind": (_status, [_handle, POINTER(c_int32)]),
     "wasmcell_program_set_fuel": (_status, [_handle, c_uint64]),
     "wasmcell_program_set_memory_limit": (_status, [_handle, c_uint64]),

@@ -77,6 +77,7 @@ class Program:
         self._name = name
         self._closed = False
         self._fault_outputs = "hold"
+        self._timing = True
         from .image import Area, ImageArea
 
         #: Input signals: ``program.inputs["speed"] = 1.5`` (copied in before each poll).
@@ -180,6 +181,18 @@ class Program:
         if self._closed:
             return ""
         return _ffi.read_string(_ffi.lib.wasmcell_program_error, self._handle)
+
+    @property
+    def timing(self) -> bool:
+        """Whether polls are timed for :attr:`stats` (on by default). Turn it
+        off when the host times its own loop: the duration statistics then
+        stop changing. A program with a watchdog is timed regardless."""
+        return self._timing
+
+    @timing.setter
+    def timing(self, on: bool) -> None:
+        self._call(_ffi.lib.wasmcell_program_set_timing, 1 if on else 0)
+        self._timing = bool(on)
 
     @property
     def fault_message(self) -> str:
