@@ -223,7 +223,13 @@ test-rust:
 # machine.
 SANDBOX_VMEM_KIB ?= 25165824
 
-test-c: lib $(C_TESTS) $(C_TESTS:$(BUILD)/test_%=$(BUILD)/asan_test_%)
+# The chaos client also runs under ThreadSanitizer (C side: reports inside
+# the uninstrumented Rust library are suppressed, tests/c/tsan.supp).
+$(BUILD)/tsan_test_chaos: tests/c/test_chaos.c tests/c/check.h include/wasmcell.h $(LIB)
+	@mkdir -p $(BUILD)
+	$(CC) $(C_FLAGS) -fsanitize=thread $< -o $@ $(C_LIBS)
+
+test-c: lib $(C_TESTS) $(C_TESTS:$(BUILD)/test_%=$(BUILD)/asan_test_%) $(BUILD)/tsan_test_chaos
 	@command -v valgrind >/dev/null || { echo "valgrind not installed (run 'make deps'): the C suite needs it"; exit 1; }
 	@failed=""; for t in $(C_TESTS:$(BUILD)/%=%); do \
 	  vmem=unlimited; [ $$t = test_sandbox ] && vmem=$(SANDBOX_VMEM_KIB); \
@@ -235,8 +241,11 @@ test-c: lib $(C_TESTS) $(C_TESTS:$(BUILD)/test_%=$(BUILD)/asan_test_%)
 	  echo "== $$t under valgrind memcheck"; \
 	  WASMCELL_TEST_UNDER_TOOL=valgrind $(VALGRIND) --suppressions=tests/c/valgrind.supp $(BUILD)/$$t tests/fixtures || failed="$$failed valgrind:$$t"; \
 	done; \
+	echo "== test_chaos under ThreadSanitizer"; \
+	WASMCELL_TEST_UNDER_TOOL=ThreadSanitizer TSAN_OPTIONS="suppressions=tests/c/tsan.supp halt_on_error=1 exitcode=66" \
+	  $(BUILD)/tsan_test_chaos tests/fixtures random || failed="$$failed tsan_test_chaos"; \
 	if [ -n "$$failed" ]; then echo "C suite FAILED:$$failed"; exit 1; fi; \
-	echo "C suite: every binary passed plain, under AddressSanitizer and under valgrind"
+	echo "C suite: every binary passed plain, under AddressSanitizer and under valgrind; the chaos client under ThreadSanitizer"
 
 test-python: lib
 	@if [ -d bindings/python/tests ]; then \
