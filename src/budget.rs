@@ -33,7 +33,9 @@
 //! Inside a function, the remaining budget is kept in a local of its own:
 //! loaded from the global at entry, decremented and checked in the local at
 //! each loop header (a register, not a load-subtract-store of memory on the
-//! loop's critical path), and written back to the global wherever control
+//! loop's critical path; the loop header also stores it to the global, a
+//! store nothing in the loop waits for, which keeps the floor's load from
+//! being merged with an earlier one), and written back to the global wherever control
 //! can leave the function or someone else may charge it: before every call
 //! (callees and host imports charge the global) — and reloaded after it —,
 //! before `return`, before a branch to the function's own label, at the
@@ -455,14 +457,27 @@ impl Emitter<'_> {
         let cost = Instruction::I64Const(cost.min(i64::MAX as u64) as i64);
         let fuel = self.globals.fuel;
         match self.home {
-            Home::Locals { fuel: local, .. } => {
-                let load = if entry {
-                    Instruction::GlobalGet(fuel)
-                } else {
-                    Instruction::LocalGet(local)
-                };
-                self.emit(&[load, cost, Instruction::I64Sub, Instruction::LocalTee(local)]);
-            }
+            Home::Locals { fuel: local, .. } if entry => self.emit(&[
+                Instruction::GlobalGet(fuel),
+                cost,
+                Instruction::I64Sub,
+                Instruction::LocalTee(local),
+            ]),
+            // At a loop header the counter is also stored to the global.
+            // The store is not on the loop's critical path (nothing loads
+            // the global in the loop), but it must be there: without a
+            // store to a global between them, cranelift's redundant-load
+            // elimination reuses a dominating load of the floor (the one at
+            // function entry, or an outer loop's) for every iteration, and
+            // the watchdog's raised floor would never be seen.
+            Home::Locals { fuel: local, .. } => self.emit(&[
+                Instruction::LocalGet(local),
+                cost,
+                Instruction::I64Sub,
+                Instruction::LocalTee(local),
+                Instruction::GlobalSet(fuel),
+                Instruction::LocalGet(local),
+            ]),
             Home::Global => self.emit(&[
                 Instruction::GlobalGet(fuel),
                 cost,
@@ -1047,6 +1062,45 @@ mod tests {
             let (trapped, left) = run_instrumented(&out, BIG, BIG + 1);
             assert!(trapped && left >= 0, "{name}: {trapped} {left}");
         }
+    }
+
+    #[test]
+    fn a_floor_raised_while_an_inner_loop_spins_stops_it() {
+        // Loops without calls or stores: each header must load the floor
+        // afresh, not reuse a load from the entry or an outer loop.
+        let wat = r#"(module (memory 1) (func (export "run") (local i32)
+            (loop $outer
+              (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+              (loop $inner (br_if $inner (i32.ne (local.get 0) (i32.const 0))))
+              (br $outer))))"#;
+        let out = instrumented("spin", &wasm(wat));
+        let engine = engine_for(
+            &Limits::default(),
+            CompileSettings {
+                background: false,
+                ..CompileSettings::default()
+            },
+        );
+        let module = WasmerModule::new(&engine, &out).unwrap();
+        let mut store = Store::new(engine);
+        let instance = Instance::new(&mut store, &module, &imports! {}).unwrap();
+        let fuel = instance.exports.get_global(FUEL_GLOBAL_EXPORT).unwrap().clone();
+        fuel.set(&mut store, Value::I64(i64::MAX / 2)).unwrap();
+        let floor = instance.exports.get_global(FLOOR_GLOBAL_EXPORT).unwrap().clone();
+        let definition = crate::engine::global_definition(&mut store, &floor).unwrap();
+        // SAFETY: the global lives in `store`, which outlives the thread
+        // (joined below); the write is atomic, as the watchdog's is.
+        let floor_ptr = unsafe { std::ptr::addr_of_mut!((*definition.as_ptr()).val.i64) } as usize;
+        let raiser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            // SAFETY: see above.
+            unsafe { std::sync::atomic::AtomicI64::from_ptr(floor_ptr as *mut i64) }
+                .store(i64::MAX, std::sync::atomic::Ordering::SeqCst);
+        });
+        let run = instance.exports.get_function("run").unwrap();
+        assert!(run.call(&mut store, &[]).is_err(), "stopped by the floor");
+        raiser.join().unwrap();
+        assert!(fuel.get(&mut store).i64().unwrap() >= 0);
     }
 
     #[test]
