@@ -48,7 +48,11 @@ fn empty_poll(c: &mut Criterion) {
 
 fn compute_budget(c: &mut Criterion) {
     let rt = Runtime::default();
-    for (shape, body) in [("straight", STRAIGHT_BODY), ("branchy", BRANCHY_BODY)] {
+    for (shape, body) in [
+        ("straight", STRAIGHT_BODY),
+        ("branchy", BRANCHY_BODY),
+        ("tight", ""),
+    ] {
         let mut group = c.benchmark_group(format!("compute_{shape}"));
         group.sample_size(10);
         group.throughput(Throughput::Elements(ITERATIONS as u64));
@@ -271,7 +275,7 @@ const RATIOS: &[(&str, &str, &str, f64, &str)] = &[
         "wasmcell_budget",
         "raw_wasmer",
         1.0,
-        "budget, straight-line compute (target <= 1.10x)",
+        "budget, straight-line compute (target <= 1.05x, issue 15)",
     ),
     (
         "compute_straight",
@@ -285,7 +289,14 @@ const RATIOS: &[(&str, &str, &str, f64, &str)] = &[
         "wasmcell_budget",
         "raw_wasmer",
         1.0,
-        "budget, branchy compute (target <= 1.10x)",
+        "budget, branchy compute (target <= 1.20x, issue 15)",
+    ),
+    (
+        "compute_tight",
+        "wasmcell_budget",
+        "raw_wasmer",
+        1.0,
+        "budget, empty loop (counter and compare only)",
     ),
     (
         "compute_branchy",

@@ -60,8 +60,8 @@ use std::fmt;
 use std::ops::Range;
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{
-    CodeSection, ConstExpr, ExportKind, ExportSection, Function, GlobalSection,
-    GlobalType, Instruction, Module, RawSection, ValType,
+    CodeSection, ConstExpr, ExportKind, ExportSection, Function, GlobalSection, GlobalType,
+    Instruction, Module, RawSection, ValType,
 };
 use wasmparser::{
     BinaryReaderError, CompositeInnerType, Encoding, FunctionBody, Operator, OperatorsReader,
@@ -371,7 +371,9 @@ pub(crate) fn instrument(wasm: &[u8], initial_fuel: u64) -> Result<Vec<u8>, Rewr
                 let globals = budget_globals(defined_globals, imported_globals)?;
                 let function = instrument_body(wasm, &body, params, &globals)?;
                 let Some((section, count)) = &mut code else {
-                    return Err(RewriteError("a function body outside the code section".into()));
+                    return Err(RewriteError(
+                        "a function body outside the code section".into(),
+                    ));
                 };
                 section.function(&function);
                 if bodies_seen == *count as usize {
@@ -520,22 +522,16 @@ impl Emitter<'_> {
                 Instruction::GlobalGet(fuel),
             ),
         };
-        self.emit(&[
-            park,
-            fuel_get,
-            read.clone(),
-            Instruction::I64ExtendI32U,
-        ]);
+        self.emit(&[park, fuel_get, read.clone(), Instruction::I64ExtendI32U]);
         if shift != 0 {
             self.emit(&[Instruction::I64Const(shift), Instruction::I64ShrU]);
         }
         self.emit(&[Instruction::I64Sub]);
         match self.home {
             Home::Locals { fuel: local, .. } => self.emit(&[Instruction::LocalTee(local)]),
-            Home::Global => self.emit(&[
-                Instruction::GlobalSet(fuel),
-                Instruction::GlobalGet(fuel),
-            ]),
+            Home::Global => {
+                self.emit(&[Instruction::GlobalSet(fuel), Instruction::GlobalGet(fuel)])
+            }
         }
         self.check();
         self.emit(&[read]);
@@ -908,7 +904,11 @@ mod tests {
             &imports! { "env" => { "charge" => charge, "g" => g } },
         )
         .expect("instantiates");
-        let fuel = instance.exports.get_global(FUEL_GLOBAL_EXPORT).unwrap().clone();
+        let fuel = instance
+            .exports
+            .get_global(FUEL_GLOBAL_EXPORT)
+            .unwrap()
+            .clone();
         let floor_global = instance.exports.get_global(FLOOR_GLOBAL_EXPORT).unwrap();
         *fuel_slot.lock().unwrap() = Some(fuel.clone());
         fuel.set(&mut store, Value::I64(budget)).unwrap();
@@ -1084,9 +1084,17 @@ mod tests {
         let module = WasmerModule::new(&engine, &out).unwrap();
         let mut store = Store::new(engine);
         let instance = Instance::new(&mut store, &module, &imports! {}).unwrap();
-        let fuel = instance.exports.get_global(FUEL_GLOBAL_EXPORT).unwrap().clone();
+        let fuel = instance
+            .exports
+            .get_global(FUEL_GLOBAL_EXPORT)
+            .unwrap()
+            .clone();
         fuel.set(&mut store, Value::I64(i64::MAX / 2)).unwrap();
-        let floor = instance.exports.get_global(FLOOR_GLOBAL_EXPORT).unwrap().clone();
+        let floor = instance
+            .exports
+            .get_global(FLOOR_GLOBAL_EXPORT)
+            .unwrap()
+            .clone();
         let definition = crate::engine::global_definition(&mut store, &floor).unwrap();
         // SAFETY: the global lives in `store`, which outlives the thread
         // (joined below); the write is atomic, as the watchdog's is.

@@ -181,7 +181,9 @@ pub(crate) fn compile_wasm(
         let instrumented = crate::budget::instrument(wasm, limits.fuel_per_poll).map_err(|e| {
             Error::new(
                 ErrorKind::Compile,
-                format!("invalid WebAssembly module: {e} (found while adding the instruction budget)"),
+                format!(
+                    "invalid WebAssembly module: {e} (found while adding the instruction budget)"
+                ),
             )
         })?;
         Module::new(&engine, &instrumented).map_err(|e| {
