@@ -657,11 +657,11 @@ fn instrument_body(
             | Operator::BrOnNull { relative_depth }
             | Operator::BrOnNonNull { relative_depth }
             | Operator::BrOnCast { relative_depth, .. }
-            | Operator::BrOnCastFail { relative_depth, .. } => {
-                if leaves(relative_depth, depth) {
-                    copy_to(&mut out, start)?;
-                    out.write_back();
-                }
+            | Operator::BrOnCastFail { relative_depth, .. }
+                if leaves(relative_depth, depth) =>
+            {
+                copy_to(&mut out, start)?;
+                out.write_back();
             }
             Operator::BrTable { targets } => {
                 let mut any = leaves(targets.default(), depth);
