@@ -49,6 +49,8 @@ fn cache_key(wasm: &[u8], limits: &Limits) -> String {
     hash.update(wasm);
     hash.update(limits.fuel_per_poll.to_le_bytes());
     hash.update(limits.stack_bytes.to_le_bytes());
+    // The instrumented code changes with the budget rewrite.
+    hash.update(crate::budget::REWRITE_VERSION.to_le_bytes());
     hex::encode(hash.finalize())
 }
 
@@ -151,7 +153,7 @@ impl ModuleCache {
             }
         };
         let module = validate_artifact(&contents, key).and_then(|artifact| {
-            let engine = engine_for(limits, settings, &[]);
+            let engine = engine_for(limits, settings);
             // SAFETY: deserializing loads native code. The artifact is only
             // used when its header names this wasmcell and wasmer version,
             // this machine's target and this exact cache key, and its SHA-256

@@ -3,14 +3,11 @@
 //! host controls (how many, at which priority), so a background compile does
 //! not take the control thread's core.
 
-use crate::budget::BudgetMiddleware;
-use crate::engine::Middleware;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{check_module_shape, LimitingTunables, Limits};
 use std::borrow::Cow;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
-use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder, Features};
+use wasmer::sys::{Cranelift, EngineBuilder, Features};
 use wasmer::{Engine, ExternType, Module, Type};
 
 /// A compiled, validated module, shareable between programs.
@@ -155,17 +152,13 @@ fn lower_this_threads_priority() {
     let _ = BACKGROUND_NICE;
 }
 
-/// An engine for one module, `wasm` (empty when the engine only
-/// deserializes a compiled module): cranelift with the budget middleware
-/// (which holds that module's costs and records the index of the global it
-/// adds, so it serves one module only) and tunables carrying the stack size.
-pub(crate) fn engine_for(limits: &Limits, settings: CompileSettings, wasm: &[u8]) -> Engine {
+/// An engine for compiling or deserializing modules under `limits`:
+/// cranelift with wasmcell's features and tunables carrying the stack size.
+/// The budget is not in the engine: [`compile_wasm`] compiles the module
+/// that `crate::budget::instrument` made of the guest's.
+pub(crate) fn engine_for(limits: &Limits, settings: CompileSettings) -> Engine {
     let mut compiler = Cranelift::default();
     compiler.num_threads(settings.threads);
-    compiler.push_middleware(Arc::new(Middleware(BudgetMiddleware::new(
-        limits.fuel_per_poll,
-        wasm,
-    ))));
     let mut engine = EngineBuilder::new(compiler)
         .set_features(Some(enabled_features()))
         .engine();
@@ -173,33 +166,52 @@ pub(crate) fn engine_for(limits: &Limits, settings: CompileSettings, wasm: &[u8]
     engine.into()
 }
 
-/// Compiles a binary module and checks the guest ABI.
+/// Validates a binary module, adds the instruction budget and compiles it,
+/// then checks the guest ABI. The guest's bytes are validated as they came
+/// (so every error names what the guest wrote); only a valid module is
+/// rewritten.
 pub(crate) fn compile_wasm(
     wasm: &[u8],
     limits: &Limits,
     settings: CompileSettings,
 ) -> Result<CompiledModule> {
-    let engine = engine_for(limits, settings, wasm);
-    let compiled = on_compile_thread(settings, || Module::new(&engine, wasm));
-    let module = compiled.map_err(|e| {
-        let text = e.to_string();
-        // Valid with every proposal on: it failed for a feature wasmcell refuses.
-        let uses_disabled_feature = wasmer::wasmparser::Validator::new_with_features(
-            wasmer::wasmparser::WasmFeatures::all(),
-        )
-        .validate_all(wasm)
-        .is_ok();
-        let hint = if uses_disabled_feature {
-            " (wasmcell does not enable this WebAssembly feature: threads, exceptions, multi-memory, memory64, tail calls and relaxed SIMD are refused; see docs/guest-abi.md)"
-        } else {
-            ""
-        };
-        Error::new(
-            ErrorKind::Compile,
-            format!("invalid WebAssembly module: {text}{hint}"),
-        )
-    })?;
-    CompiledModule::new(module, engine)
+    let engine = engine_for(limits, settings);
+    let compiled = on_compile_thread(settings, || {
+        Module::validate(&engine, wasm).map_err(|e| invalid_module(wasm, &e.to_string()))?;
+        let instrumented = crate::budget::instrument(wasm, limits.fuel_per_poll).map_err(|e| {
+            Error::new(
+                ErrorKind::Compile,
+                format!(
+                    "invalid WebAssembly module: {e} (found while adding the instruction budget)"
+                ),
+            )
+        })?;
+        Module::new(&engine, &instrumented).map_err(|e| {
+            Error::new(
+                ErrorKind::Compile,
+                format!("the module is valid, but the engine refuses it with the instruction budget added: {e}"),
+            )
+        })
+    });
+    CompiledModule::new(compiled?, engine)
+}
+
+/// The error for a module the engine's validator refused with `text`.
+fn invalid_module(wasm: &[u8], text: &str) -> Error {
+    // Valid with every proposal on: it failed for a feature wasmcell refuses.
+    let uses_disabled_feature =
+        wasmer::wasmparser::Validator::new_with_features(wasmer::wasmparser::WasmFeatures::all())
+            .validate_all(wasm)
+            .is_ok();
+    let hint = if uses_disabled_feature {
+        " (wasmcell does not enable this WebAssembly feature: threads, exceptions, multi-memory, memory64, tail calls and relaxed SIMD are refused; see docs/guest-abi.md)"
+    } else {
+        ""
+    };
+    Error::new(
+        ErrorKind::Compile,
+        format!("invalid WebAssembly module: {text}{hint}"),
+    )
 }
 
 const POLL_TYPES: &str = "`poll: () -> ()` or `poll: () -> i32`";
@@ -280,10 +292,10 @@ pub(crate) fn warm_up_process() {
             background: false,
             ..CompileSettings::default()
         };
-        let engine = engine_for(&limits, settings, WARM_UP_MODULE);
-        let Ok(module) = Module::new(&engine, WARM_UP_MODULE) else {
+        let Ok(compiled) = compile_wasm(WARM_UP_MODULE, &limits, settings) else {
             return;
         };
+        let (module, engine) = (compiled.module, compiled.engine);
         let mut store = wasmer::Store::new(engine);
         let imports = wasmer::Imports::new();
         if let Ok(instance) = wasmer::Instance::new(&mut store, &module, &imports) {

@@ -4,117 +4,24 @@
 //!
 //! - Linux, macOS and every other non-Windows target: wasmer 7.4.2.
 //! - Windows: wasmer 6.1.0. Every 7.x compiler crate stops with a
-//!   `compile_error!` on Windows (the V8 backend it points to has no
-//!   middleware, so no instruction budget); 6.1.0 is the newest release
-//!   whose compilers build there.
+//!   `compile_error!` on Windows; 6.1.0 is the newest release whose
+//!   compilers build there.
+//!
+//! The instruction budget is no engine feature: it is a rewrite of the
+//! module bytes before either release sees them (`crate::budget`).
 //!
 //! Each item below says what differs and what wasmcell does about it.
 
-use std::fmt::Debug;
 use std::ptr::NonNull;
 use wasmer::sys::vm::VMGlobalDefinition;
-use wasmer::sys::{BaseTunables, FunctionMiddleware, ModuleMiddleware};
-use wasmer::wasmparser::{ImportSectionReader, Operator};
-use wasmer::{AsStoreMut, Global, LocalFunctionIndex, Store};
-
-pub(crate) use wasmer::sys::{MiddlewareError, MiddlewareReaderState};
+use wasmer::sys::BaseTunables;
+use wasmer::wasmparser::ImportSectionReader;
+use wasmer::{AsStoreMut, Global, Store};
 
 /// The wasmer release in use, for the header of compiled-module cache files
 /// (an artifact of one release is foreign to the other). build.rs reads it
 /// from the pin in Cargo.toml for the target.
 pub(crate) const WASMER_VERSION: &str = env!("WASMCELL_WASMER_VERSION");
-
-/// The module description a middleware may extend. 7.x re-exports it from
-/// `wasmer`; 6.1 has it in `wasmer-types` only.
-#[cfg(not(windows))]
-pub(crate) use wasmer::ModuleInfo;
-/// The module description a middleware may extend. 7.x re-exports it from
-/// `wasmer`; 6.1 has it in `wasmer-types` only.
-#[cfg(windows)]
-pub(crate) use wasmer_types::ModuleInfo;
-
-/// A per-function compiler middleware that handles each operator as it comes
-/// and keeps none of them across calls. That is the one form both releases
-/// accept soundly: 7.x ties a function middleware to the lifetime of the
-/// function's bytes (`FunctionMiddleware<'a>`), 6.1 gives each `feed` call a
-/// lifetime of its own, so an operator kept past its call would need a
-/// lifetime transmute there.
-pub(crate) trait OperatorRewriter: Debug + Send {
-    /// Handles one operator: pushes it (and whatever goes with it) to `state`.
-    fn rewrite<'a>(
-        &mut self,
-        operator: Operator<'a>,
-        state: &mut MiddlewareReaderState<'a>,
-    ) -> Result<(), MiddlewareError>;
-}
-
-/// A module middleware built from [`OperatorRewriter`]s. `generate_function_middleware`
-/// has a different signature in each release; [`Middleware`] adapts it.
-pub(crate) trait ModuleRewriter: Debug + Send + Sync {
-    /// The rewriter of one function (called concurrently from compile threads).
-    fn function(&self, index: LocalFunctionIndex) -> Box<dyn OperatorRewriter>;
-    /// Changes the module description before any function is compiled.
-    fn transform_module_info(&self, info: &mut ModuleInfo) -> Result<(), MiddlewareError>;
-}
-
-/// A [`ModuleRewriter`] as the engine's `ModuleMiddleware`, for
-/// `CompilerConfig::push_middleware`.
-#[derive(Debug)]
-pub(crate) struct Middleware<M>(pub(crate) M);
-
-/// An [`OperatorRewriter`] as the engine's `FunctionMiddleware`.
-#[derive(Debug)]
-struct FunctionAdapter(Box<dyn OperatorRewriter>);
-
-#[cfg(not(windows))]
-impl<M: ModuleRewriter> ModuleMiddleware for Middleware<M> {
-    fn generate_function_middleware<'a>(
-        &self,
-        index: LocalFunctionIndex,
-    ) -> Box<dyn FunctionMiddleware<'a> + 'a> {
-        Box::new(FunctionAdapter(self.0.function(index)))
-    }
-
-    fn transform_module_info(&self, info: &mut ModuleInfo) -> Result<(), MiddlewareError> {
-        self.0.transform_module_info(info)
-    }
-}
-
-#[cfg(not(windows))]
-impl<'a> FunctionMiddleware<'a> for FunctionAdapter {
-    fn feed(
-        &mut self,
-        operator: Operator<'a>,
-        state: &mut MiddlewareReaderState<'a>,
-    ) -> Result<(), MiddlewareError> {
-        self.0.rewrite(operator, state)
-    }
-}
-
-#[cfg(windows)]
-impl<M: ModuleRewriter> ModuleMiddleware for Middleware<M> {
-    fn generate_function_middleware(
-        &self,
-        index: LocalFunctionIndex,
-    ) -> Box<dyn FunctionMiddleware> {
-        Box::new(FunctionAdapter(self.0.function(index)))
-    }
-
-    fn transform_module_info(&self, info: &mut ModuleInfo) -> Result<(), MiddlewareError> {
-        self.0.transform_module_info(info)
-    }
-}
-
-#[cfg(windows)]
-impl FunctionMiddleware for FunctionAdapter {
-    fn feed<'a>(
-        &mut self,
-        operator: Operator<'a>,
-        state: &mut MiddlewareReaderState<'a>,
-    ) -> Result<(), MiddlewareError> {
-        self.0.rewrite(operator, state)
-    }
-}
 
 /// wasmer's own tunables for the machine it runs on. 7.x has
 /// `BaseTunables::default()`; 6.1 builds them from the host target.

@@ -188,7 +188,7 @@ impl FuelCounter {
         // SAFETY: the definition is boxed inside the store, which owns the
         // `LiveInstance`'s and the `GuestEnv`'s copies of this pointer, so it
         // outlives them; the global is an aligned i64 (added by the budget
-        // middleware), only ever accessed as an i64.
+        // rewrite, src/budget.rs), only ever accessed as an i64.
         unsafe { std::sync::atomic::AtomicI64::from_ptr(self.ptr()) }
     }
 

@@ -356,7 +356,7 @@ fn make_resident(
 
 /// Whether the start function that just trapped ran out of budget. The
 /// instance was never returned, but its globals live in the store: the
-/// budget counter is the third-to-last one (the budget middleware appends it,
+/// budget counter is the third-to-last one (the budget rewrite appends it,
 /// its length slot and the stop floor; wasmcell links no imported globals).
 fn start_budget_exhausted(store: &mut Store) -> bool {
     let objects = store.objects_mut().as_sys();

