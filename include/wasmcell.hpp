@@ -589,9 +589,13 @@ public:
         detail::check(wasmcell_program_fault_kind(p_, &kind));
         return kind;
     }
-    /** The fault message while FAULTED (kept until reset or reload), else the
-     *  message of its last failed call, else "". Throws Error. */
+    /** The message of the last call on this program that failed (a poll that
+     *  faulted leaves the fault's), "" if none or after a successful reset or
+     *  reload. Throws Error. */
     std::string error() const { return text(wasmcell_program_error); }
+    /** The fault's own message while FAULTED, kept whatever else fails
+     *  meanwhile; "" otherwise. Throws Error. */
+    std::string fault_message() const { return text(wasmcell_program_fault_message); }
     /** What happened to the retain area at the last reset or reload. Throws Error. */
     std::string notice() const { return text(wasmcell_program_notice); }
     /** The name it was loaded with. Throws Error. */

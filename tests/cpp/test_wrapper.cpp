@@ -227,8 +227,11 @@ void test_fault_throws() {
     CHECK(p.state() == wasmcell::State::faulted);
     CHECK_EQ(p.fault_kind(), WASMCELL_FAULT_UNREACHABLE);
     CHECK_CONTAINS(p.error(), "unreachable");
+    CHECK_CONTAINS(p.fault_message(), "unreachable");
     // faulted until reset
     CHECK_THROWS(WASMCELL_ERR_FAULTED, p.poll());
+    CHECK_CONTAINS(p.error(), "is faulted");             // the refused poll's message
+    CHECK_CONTAINS(p.fault_message(), "unreachable");  // the fault keeps its own
     CHECK_EQ(p.try_poll(), WASMCELL_ERR_FAULTED);
     p.reset();
     CHECK(!p.faulted());
