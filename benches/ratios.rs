@@ -160,9 +160,9 @@ fn compute_budget(c: &mut Criterion) {
 fn callbacks(c: &mut Criterion) {
     let mut loop_group = new_group(c, "caller_loop");
     loop_group.throughput(Throughput::Elements(CALLS as u64));
-    let mut raw = RawCaller::new(None, false, false);
+    let mut raw = RawGuest::caller(None, false, false);
     loop_group.bench("raw_wasmer", |b| b.iter(|| raw.poll()));
-    let mut metered = RawCaller::new(None, false, true);
+    let mut metered = RawGuest::caller(None, false, true);
     loop_group.bench("raw_wasmer_metering", |b| b.iter(|| metered.poll()));
     let program = CProgram::shaped(None);
     loop_group.bench("wasmcell_budget", |b| {
@@ -176,11 +176,11 @@ fn callbacks(c: &mut Criterion) {
     ] {
         let mut group = new_group(c, name);
         group.throughput(Throughput::Elements(CALLS as u64));
-        let mut raw = RawCaller::new(Some(shape), false, false);
+        let mut raw = RawGuest::caller(Some(shape), false, false);
         group.bench("raw_typed_import", |b| b.iter(|| raw.poll()));
-        let mut metered = RawCaller::new(Some(shape), false, true);
+        let mut metered = RawGuest::caller(Some(shape), false, true);
         group.bench("raw_typed_import_metering", |b| b.iter(|| metered.poll()));
-        let mut dynamic = RawCaller::new(Some(shape), true, false);
+        let mut dynamic = RawGuest::caller(Some(shape), true, false);
         group.bench("raw_dynamic_import", |b| b.iter(|| dynamic.poll()));
         let program = CProgram::shaped(Some(shape));
         group.bench("wasmcell_c_callback", |b| {

@@ -61,19 +61,28 @@ pub struct RawGuest {
     metered: bool,
 }
 
+/// A store on cranelift, under wasmer's per-block `Metering` when `metered`.
+fn raw_store(metered: bool) -> Store {
+    let mut compiler = Cranelift::default();
+    if metered {
+        compiler.push_middleware(Arc::new(Metering::new(
+            u64::MAX,
+            |_: &wasmer::wasmparser::Operator| 1,
+        )));
+    }
+    let engine: Engine = EngineBuilder::new(compiler).engine().into();
+    Store::new(engine)
+}
+
 impl RawGuest {
     pub fn new(wat: &str, metered: bool) -> Self {
-        let mut compiler = Cranelift::default();
-        if metered {
-            compiler.push_middleware(Arc::new(Metering::new(
-                u64::MAX,
-                |_: &wasmer::wasmparser::Operator| 1,
-            )));
-        }
-        let engine: Engine = EngineBuilder::new(compiler).engine().into();
-        let mut store = Store::new(engine);
+        let mut store = raw_store(metered);
         let module = Module::new(&store, wat).unwrap();
         let instance = Instance::new(&mut store, &module, &imports! {}).unwrap();
+        Self::from_instance(store, instance, metered)
+    }
+
+    fn from_instance(store: Store, instance: Instance, metered: bool) -> Self {
         let poll = instance.exports.get_typed_function(&store, "poll").unwrap();
         Self {
             store,
@@ -83,6 +92,7 @@ impl RawGuest {
         }
     }
 
+    /// Polls once (metering points reset first, as wasmcell resets its budget).
     pub fn poll(&mut self) {
         if self.metered {
             set_remaining_points(&mut self.store, &self.instance, u64::MAX);
@@ -166,30 +176,12 @@ pub fn caller_wat(buffer: bool) -> String {
     shape_wat(Some(if buffer { Shape::Buffer } else { Shape::Scalar }))
 }
 
-/// A caller guest on raw wasmer (cranelift), optionally under wasmer's
-/// per-block `Metering` middleware (points reset before every poll, as
-/// wasmcell resets its budget).
-pub struct RawCaller {
-    pub store: Store,
-    pub poll: TypedFunction<(), ()>,
-    pub instance: Instance,
-    metered: bool,
-}
-
-impl RawCaller {
+impl RawGuest {
     /// `shape_wat(shape)` with `h.f` typed or dynamic (`Function::new`);
     /// for a buffer, `h.f` does what wasmcell does before a callback: locate
     /// the guest memory, bounds-check the range, read it.
-    pub fn new(shape: Option<Shape>, dynamic: bool, metered: bool) -> Self {
-        let mut compiler = Cranelift::default();
-        if metered {
-            compiler.push_middleware(Arc::new(Metering::new(
-                u64::MAX,
-                |_: &wasmer::wasmparser::Operator| 1,
-            )));
-        }
-        let engine: Engine = EngineBuilder::new(compiler).engine().into();
-        let mut store = Store::new(engine);
+    pub fn caller(shape: Option<Shape>, dynamic: bool, metered: bool) -> Self {
+        let mut store = raw_store(metered);
         let module = Module::new(&store, shape_wat(shape)).unwrap();
         let env = FunctionEnv::new(&mut store, None::<Memory>);
         let read_buffer = |env: &FunctionEnvMut<Option<Memory>>, ptr: i32, len: i32| -> i32 {
@@ -248,27 +240,14 @@ impl RawCaller {
             Instance::new(&mut store, &module, &imports! { "h" => { "f" => f } }).unwrap();
         let memory = instance.exports.get_memory("memory").unwrap().clone();
         *env.as_mut(&mut store) = Some(memory);
-        let poll = instance.exports.get_typed_function(&store, "poll").unwrap();
-        Self {
-            store,
-            poll,
-            instance,
-            metered,
-        }
-    }
-
-    pub fn poll(&mut self) {
-        if self.metered {
-            set_remaining_points(&mut self.store, &self.instance, u64::MAX);
-        }
-        self.poll.call(&mut self.store).unwrap();
+        Self::from_instance(store, instance, metered)
     }
 }
 
-/// The caller guest on raw wasmer, unmetered (see [`RawCaller::new`]).
+/// The caller guest on raw wasmer, unmetered (see [`RawGuest::caller`]).
 pub fn raw_caller(buffer: bool, dynamic: bool) -> (Store, TypedFunction<(), ()>) {
     let shape = if buffer { Shape::Buffer } else { Shape::Scalar };
-    let raw = RawCaller::new(Some(shape), dynamic, false);
+    let raw = RawGuest::caller(Some(shape), dynamic, false);
     (raw.store, raw.poll)
 }
 
