@@ -390,6 +390,7 @@ static const struct row rows[] = {
  *   wasmcell_runtime_set_random_seed           (any seed)
  *   wasmcell_runtime_set_module_limits         (any three counts)
  *   wasmcell_program_set_watchdog              (time 0 is off, sensitivity 0 counts as 1)
+ *   wasmcell_program_set_timing                (0 is off, anything else on)
  *   wasmcell_program_set_table_limit           (any element count)
  *   wasmcell_program_set_memory_limit          (any byte count)
  * Not rows either, because their own failures must NOT record (they have
@@ -535,6 +536,7 @@ static void test_calls_that_cannot_fail(void) {
         CHECK_STATUS(wasmcell_program_set_watchdog(p, u64s[i], u32s[i]), WASMCELL_OK);
         CHECK_STATUS(wasmcell_program_set_table_limit(p, u32s[i]), WASMCELL_OK);
         CHECK_STATUS(wasmcell_program_set_memory_limit(p, u64s[i]), WASMCELL_OK);
+        CHECK_STATUS(wasmcell_program_set_timing(p, (int32_t)u32s[i]), WASMCELL_OK);
     }
     CHECK_STATUS(wasmcell_program_set_watchdog(p, 0, 0), WASMCELL_OK); /* off again */
     char buf[MSG_CAP];
