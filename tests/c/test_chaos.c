@@ -45,7 +45,8 @@
     X(program_signal_count) X(program_signal_info) X(program_signal_lookup)                         \
     X(program_signal_get_f64) X(program_signal_get_i64) X(program_signal_set_f64)                  \
     X(program_signal_set_i64) X(call_program) X(call_program_name) X(call_memory)                  \
-    X(call_set_error) X(call_is_shadow) X(program_set_watchdog) X(program_set_fault_outputs)                 \
+    X(call_set_error) X(call_is_shadow) X(program_set_watchdog) X(program_set_fault_outputs)       \
+    X(program_set_timing) X(program_fault_message)                                                  \
     X(reload_shadow_poll) X(reload_read_outputs) X(reload_retain_summary) X(reload_report) X(last_error)
 
 #define AS_ENUM(n) F_##n,
@@ -750,6 +751,9 @@ static void op_program(wasmcell_program *p, int bad) {
         s = wasmcell_program_notice(p, out, out ? cap : 3, NULL);
         if (bad) EXPECT_INVALID_HANDLE(program_notice, s);
         else EXPECT(program_notice, s, ST_STRING);
+        s = wasmcell_program_fault_message(p, out, out ? cap : 3, chance(50) ? &len : NULL);
+        if (bad) EXPECT_INVALID_HANDLE(program_fault_message, s);
+        else EXPECT(program_fault_message, s, ST_STRING);
         break;
     }
     case 10:
@@ -765,6 +769,9 @@ static void op_program(wasmcell_program *p, int bad) {
         s = wasmcell_program_set_watchdog(p, chance(30) ? 0 : (uint64_t)(50 + below(5000)) * 1000, below(4));
         if (bad) EXPECT_INVALID_HANDLE(program_set_watchdog, s);
         else EXPECT(program_set_watchdog, s, ST_HANDLE);
+        s = wasmcell_program_set_timing(p, (int32_t)below(3));
+        if (bad) EXPECT_INVALID_HANDLE(program_set_timing, s);
+        else EXPECT(program_set_timing, s, ST_HANDLE);
         s = wasmcell_program_set_fault_outputs(p, !bad && chance(10) ? 5 : (int32_t)below(2));
         if (bad) EXPECT_INVALID_HANDLE(program_set_fault_outputs, s);
         else EXPECT(program_set_fault_outputs, s, ST_QUERY);
