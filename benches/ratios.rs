@@ -124,6 +124,14 @@ fn empty_poll(c: &mut Criterion) {
 
 fn compute_budget(c: &mut Criterion) {
     let rt = Runtime::default();
+    // Deadline mode: no instruction count, a watchdog 10 s away.
+    let deadline_rt = Runtime::default();
+    deadline_rt
+        .set_default_limits(wasmcell::Limits {
+            deadline_ns: 10_000_000_000,
+            ..wasmcell::Limits::default()
+        })
+        .unwrap();
     for (shape, body) in [
         ("straight", STRAIGHT_BODY),
         ("branchy", BRANCHY_BODY),
@@ -148,6 +156,8 @@ fn compute_budget(c: &mut Criterion) {
         group.bench("wasmcell_budget_watchdog", |b| {
             b.iter(|| watched.poll().unwrap())
         });
+        let deadline = deadline_rt.load(shape, wat.as_bytes()).unwrap();
+        group.bench("wasmcell_deadline", |b| b.iter(|| deadline.poll().unwrap()));
         group.finish();
     }
 }
@@ -522,6 +532,21 @@ fn table() -> Vec<Row> {
         row(
             "budget, empty loop (counter and compare only) vs unmetered",
             "compute_tight/wasmcell_budget",
+            "compute_tight/raw_wasmer",
+        ),
+        row(
+            "deadline mode, straight-line compute vs unmetered (target <= 1.05x, issue 15)",
+            "compute_straight/wasmcell_deadline",
+            "compute_straight/raw_wasmer",
+        ),
+        row(
+            "deadline mode, branchy compute vs unmetered (target <= 1.05x, issue 15)",
+            "compute_branchy/wasmcell_deadline",
+            "compute_branchy/raw_wasmer",
+        ),
+        row(
+            "deadline mode, empty loop (floor check only) vs unmetered",
+            "compute_tight/wasmcell_deadline",
             "compute_tight/raw_wasmer",
         ),
         row(

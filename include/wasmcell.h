@@ -685,6 +685,33 @@ wasmcell_status wasmcell_runtime_set_default_memory_limit(struct wasmcell_runtim
                                                           uint64_t bytes);
 
 /**
+ * Chooses how programs loaded from now on are bounded. `deadline_ns` 0 (the
+ * default): by the instruction budget (`wasmcell_runtime_set_default_fuel`).
+ * Otherwise **deadline mode**: the programs are compiled without an
+ * instruction count, and every call into the guest (poll, `init`, the
+ * start function, a shadow poll) is stopped by the watchdog once it has run
+ * `deadline_ns` (stopped within a quarter of it more, at least 50 us later):
+ * the program faults with `WASMCELL_ERR_WATCHDOG`. Guest loops then cost a
+ * load and a compare per iteration instead of the budget's arithmetic.
+ *
+ * In deadline mode a program's watchdog starts at `deadline_ns` with
+ * sensitivity 1; `wasmcell_program_set_watchdog` can change it but not turn
+ * it off, and `wasmcell_program_set_fuel` is refused (both
+ * `WASMCELL_ERR_INVALID_ARGUMENT`); `wasmcell_stats.last_fuel_used` is 0.
+ * A program keeps the mode it was loaded in (its reloads and resets too).
+ * What the watchdog cannot interrupt (a blocking host callback, one bulk
+ * memory operation) is described at `wasmcell_program_set_watchdog`.
+ *
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+ *
+ * # Safety
+ *
+ * `rt`: any value (handles are validated, never dereferenced).
+ */
+wasmcell_status wasmcell_runtime_set_default_deadline(struct wasmcell_runtime *rt,
+                                                      uint64_t deadline_ns);
+
+/**
  * Sets the largest module (binary or WAT bytes) that load and reload
  * accept; larger ones fail with `WASMCELL_ERR_LIMIT` before any parsing.
  *
@@ -1017,7 +1044,8 @@ wasmcell_status wasmcell_program_fault_kind(struct wasmcell_program *p,
  * `WASMCELL_ERR_BUDGET`. The budget is an upper bound of the wasm
  * instructions one poll executes.
  *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0, or the
+ * program runs in deadline mode: `wasmcell_runtime_set_default_deadline`),
  * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; does not wait for a running poll.
  *
  * # Safety
@@ -1043,8 +1071,9 @@ wasmcell_status wasmcell_program_set_fuel(struct wasmcell_program *p,
  * callback that blocks cannot be interrupted: the poll stops when it
  * returns, and its time counts.
  *
- * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies
- * from the next poll.
+ * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`time_ns` 0 for a
+ * program in deadline mode, whose watchdog cannot be turned off),
+ * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies from the next poll.
  *
  * # Safety
  *

@@ -827,6 +827,13 @@ public:
 
     /** Instruction budget per poll (> 0). Throws Error. */
     void set_default_fuel(uint64_t per_poll) { detail::check(wasmcell_runtime_set_default_fuel(rt_, per_poll)); }
+    /** Deadline mode for programs loaded from now on (0: the instruction
+     *  budget): no instruction count, every call into the guest stopped by
+     *  the watchdog after `deadline_ns`. See wasmcell_runtime_set_default_deadline.
+     *  Throws Error. */
+    void set_default_deadline(uint64_t deadline_ns) {
+        detail::check(wasmcell_runtime_set_default_deadline(rt_, deadline_ns));
+    }
     /** Linear memory limit in bytes. Throws Error. */
     void set_default_memory_limit(uint64_t bytes) {
         detail::check(wasmcell_runtime_set_default_memory_limit(rt_, bytes));

@@ -86,7 +86,25 @@ const BYTES_PER_UNIT_SHIFT: i64 = 3;
 pub(crate) const IMPORT_CALL_UNITS: u64 = 32;
 /// The version of the rewrite, part of the compiled-module cache key: raise
 /// it whenever the instrumented code changes.
-pub(crate) const REWRITE_VERSION: u32 = 2;
+pub(crate) const REWRITE_VERSION: u32 = 3;
+/// The export name a deadline-mode module's start function is moved to: it
+/// is called by the host after instantiation, under the watchdog, instead of
+/// running unwatched inside it.
+pub(crate) const START_EXPORT: &str = "__wasmcell_start";
+
+/// What the rewrite inserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum BudgetMode {
+    /// The instruction budget: operators are counted as described above and
+    /// every check also stops at the floor.
+    Count,
+    /// Deadline mode: nothing is counted. Function entries and loop headers
+    /// only check the stop floor (one load and a compare), which the watchdog
+    /// raises when a call runs past its deadline. The start function is
+    /// exported as [`START_EXPORT`] instead of being run by instantiation, so
+    /// that it runs watched too.
+    Deadline,
+}
 /// The validator's limit of a function's locals (parameters included), the
 /// same in the wasmparser of both engine releases.
 const MAX_FUNCTION_LOCALS: u64 = 50_000;
@@ -217,8 +235,23 @@ const EXPORT_RANK: u8 = 8;
 /// Instruments `wasm`, a module the engine has validated, with the budget:
 /// returns the module to compile. `initial_fuel` is the counter's initial
 /// value, the budget of the start function.
-pub(crate) fn instrument(wasm: &[u8], initial_fuel: u64) -> Result<Vec<u8>, RewriteError> {
+pub(crate) fn instrument(
+    wasm: &[u8],
+    initial_fuel: u64,
+    mode: BudgetMode,
+) -> Result<Vec<u8>, RewriteError> {
     let mut reencoder = RoundtripReencoder;
+    // Deadline mode moves the start function to an export; the export
+    // section comes before the start section, so look for it first.
+    let moved_start = match mode {
+        BudgetMode::Count => None,
+        BudgetMode::Deadline => Parser::new(0)
+            .parse_all(wasm)
+            .find_map(|payload| match payload {
+                Ok(Payload::StartSection { func, .. }) => Some(func),
+                _ => None,
+            }),
+    };
     let mut module = Module::new();
     // Parameters of each function type (None: not a function type).
     let mut type_params: Vec<Option<u32>> = Vec::new();
@@ -266,6 +299,9 @@ pub(crate) fn instrument(wasm: &[u8], initial_fuel: u64) -> Result<Vec<u8>, Rewr
     let add_budget_exports = |section: &mut ExportSection, globals: &Globals| {
         section.export(FUEL_GLOBAL_EXPORT, ExportKind::Global, globals.fuel);
         section.export(FLOOR_GLOBAL_EXPORT, ExportKind::Global, globals.floor);
+        if let Some(start) = moved_start {
+            section.export(START_EXPORT, ExportKind::Func, start);
+        }
     };
 
     for payload in Parser::new(0).parse_all(wasm) {
@@ -342,7 +378,9 @@ pub(crate) fn instrument(wasm: &[u8], initial_fuel: u64) -> Result<Vec<u8>, Rewr
                     let export = export?;
                     // The budget's own names win, as they did when the
                     // middleware inserted them.
-                    if export.name != FUEL_GLOBAL_EXPORT && export.name != FLOOR_GLOBAL_EXPORT {
+                    if ![FUEL_GLOBAL_EXPORT, FLOOR_GLOBAL_EXPORT, START_EXPORT]
+                        .contains(&export.name)
+                    {
                         reencoder.parse_export(&mut section, export)?;
                     }
                 }
@@ -369,7 +407,7 @@ pub(crate) fn instrument(wasm: &[u8], initial_fuel: u64) -> Result<Vec<u8>, Rewr
                     .and_then(|ty| type_params.get(*ty as usize).copied().flatten())
                     .ok_or_else(|| RewriteError("a function body without a type".into()))?;
                 let globals = budget_globals(defined_globals, imported_globals)?;
-                let function = instrument_body(wasm, &body, params, &globals)?;
+                let function = instrument_body(wasm, &body, params, &globals, mode)?;
                 let Some((section, count)) = &mut code else {
                     return Err(RewriteError(
                         "a function body outside the code section".into(),
@@ -383,6 +421,7 @@ pub(crate) fn instrument(wasm: &[u8], initial_fuel: u64) -> Result<Vec<u8>, Rewr
                 }
             }
             Payload::End(_) => {}
+            Payload::StartSection { .. } if moved_start.is_some() => {}
             _ => copy_raw(&mut module, wasm, section)?,
         }
     }
@@ -443,6 +482,7 @@ enum Home {
 struct Emitter<'g> {
     globals: &'g Globals,
     home: Home,
+    mode: BudgetMode,
     function: Function,
 }
 
@@ -456,6 +496,10 @@ impl Emitter<'_> {
     /// Charges `cost` from the budget and checks it. At function entry the
     /// local is loaded from the global first.
     fn charge(&mut self, cost: u64, entry: bool) {
+        if self.mode == BudgetMode::Deadline {
+            self.check_floor_only(entry);
+            return;
+        }
         let cost = Instruction::I64Const(cost.min(i64::MAX as u64) as i64);
         let fuel = self.globals.fuel;
         match self.home {
@@ -503,9 +547,33 @@ impl Emitter<'_> {
         self.emit(&[Instruction::Unreachable, Instruction::End]);
     }
 
+    /// Deadline mode's check: traps when the watchdog raised the floor. A
+    /// loop header also stores a constant to the length slot, for the same
+    /// reason the counting mode stores its counter there: a store between
+    /// two loads of the floor keeps cranelift from reusing the first.
+    fn check_floor_only(&mut self, entry: bool) {
+        self.emit(&[
+            Instruction::GlobalGet(self.globals.floor),
+            Instruction::I64Eqz,
+            Instruction::I32Eqz,
+            Instruction::If(wasm_encoder::BlockType::Empty),
+            Instruction::Unreachable,
+            Instruction::End,
+        ]);
+        if !entry {
+            self.emit(&[
+                Instruction::I32Const(0),
+                Instruction::GlobalSet(self.globals.length),
+            ]);
+        }
+    }
+
     /// Charges for the i32 length on top of the stack (shifted right by
-    /// `shift`), leaving the stack as it was.
+    /// `shift`), leaving the stack as it was. Nothing in deadline mode.
     fn charge_length(&mut self, shift: i64) {
+        if self.mode == BudgetMode::Deadline {
+            return;
+        }
         let fuel = self.globals.fuel;
         let (park, read, fuel_get) = match self.home {
             Home::Locals {
@@ -570,6 +638,7 @@ fn instrument_body(
     body: &FunctionBody<'_>,
     params: u32,
     globals: &Globals,
+    mode: BudgetMode,
 ) -> Result<Function, RewriteError> {
     let (costs, bulk) = body_costs(body.get_operators_reader()?)
         .ok_or_else(|| RewriteError("a function body that does not parse".into()))?;
@@ -581,7 +650,8 @@ fn instrument_body(
         count += u64::from(n);
         locals.push((n, RoundtripReencoder.val_type(ty)?));
     }
-    let home = if count + 2 <= MAX_FUNCTION_LOCALS {
+    // Deadline mode keeps nothing: its checks only read the floor.
+    let home = if mode == BudgetMode::Count && count + 2 <= MAX_FUNCTION_LOCALS {
         let fuel = count as u32;
         locals.push((1, ValType::I64));
         if bulk {
@@ -597,6 +667,7 @@ fn instrument_body(
     let mut out = Emitter {
         globals,
         home,
+        mode,
         function: Function::new(locals),
     };
 
@@ -864,7 +935,11 @@ mod tests {
     }
 
     fn instrumented(name: &str, original: &[u8]) -> Vec<u8> {
-        let out = instrument(original, BIG as u64).unwrap_or_else(|e| panic!("{name}: {e}"));
+        instrumented_in(name, original, BudgetMode::Count)
+    }
+
+    fn instrumented_in(name: &str, original: &[u8], mode: BudgetMode) -> Vec<u8> {
+        let out = instrument(original, BIG as u64, mode).unwrap_or_else(|e| panic!("{name}: {e}"));
         validate(name, &out);
         out
     }
@@ -1066,6 +1141,15 @@ mod tests {
 
     #[test]
     fn a_floor_raised_while_an_inner_loop_spins_stops_it() {
+        floor_raised_while_spinning_stops(BudgetMode::Count);
+    }
+
+    #[test]
+    fn deadline_mode_a_floor_raised_while_an_inner_loop_spins_stops_it() {
+        floor_raised_while_spinning_stops(BudgetMode::Deadline);
+    }
+
+    fn floor_raised_while_spinning_stops(mode: BudgetMode) {
         // Loops without calls or stores: each header must load the floor
         // afresh, not reuse a load from the entry or an outer loop.
         let wat = r#"(module (memory 1) (func (export "run") (local i32)
@@ -1073,7 +1157,7 @@ mod tests {
               (local.set 0 (i32.add (local.get 0) (i32.const 1)))
               (loop $inner (br_if $inner (i32.ne (local.get 0) (i32.const 0))))
               (br $outer))))"#;
-        let out = instrumented("spin", &wasm(wat));
+        let out = instrumented_in("spin", &wasm(wat), mode);
         let engine = engine_for(
             &Limits::default(),
             CompileSettings {
@@ -1136,16 +1220,78 @@ mod tests {
     }
 
     #[test]
+    fn deadline_mode_counts_nothing_and_stops_only_at_a_raised_floor() {
+        for (name, wat) in FIXTURES {
+            let original = wasm(wat);
+            let out = instrumented_in(name, &original, BudgetMode::Deadline);
+            // Deadline mode runs to the end and leaves the counter as the
+            // host's charges (`env.charge`) left it: no operator is counted.
+            let (trapped, left) = run_instrumented(&out, BIG, 0);
+            assert!(!trapped, "{name}: trapped with the floor at 0");
+            let (_, left_counting) = run_instrumented(&instrumented(name, &original), BIG, 0);
+            assert!(
+                left > left_counting,
+                "{name}: deadline mode charged operators"
+            );
+            let (trapped, _) = run_instrumented(&out, BIG, 1);
+            assert!(trapped, "{name}: not stopped by a raised floor");
+        }
+    }
+
+    #[test]
+    fn deadline_mode_moves_the_start_function_to_an_export() {
+        let wat = r#"(module (global $g (mut i32) (i32.const 0))
+            (func $start (global.set $g (i32.const 7)))
+            (start $start)
+            (func (export "run"))
+            (func (export "__wasmcell_start") (nop)))"#;
+        let out = instrumented_in("start", &wasm(wat), BudgetMode::Deadline);
+        let mut start_sections = 0;
+        let mut start_exports = Vec::new();
+        for payload in Parser::new(0).parse_all(&out) {
+            match payload.unwrap() {
+                Payload::StartSection { .. } => start_sections += 1,
+                Payload::ExportSection(reader) => {
+                    for export in reader {
+                        let export = export.unwrap();
+                        if export.name == START_EXPORT {
+                            start_exports.push((export.kind, export.index));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(start_sections, 0);
+        // The guest's own export of the name is dropped; the start function
+        // ($start, index 0) is exported under it.
+        assert_eq!(
+            start_exports,
+            vec![(wasmparser::ExternalKind::Func, 0)],
+            "{start_exports:?}"
+        );
+        // The counting mode leaves the start section where it was.
+        let counting = instrumented("start", &wasm(wat));
+        assert!(Parser::new(0)
+            .parse_all(&counting)
+            .any(|p| matches!(p, Ok(Payload::StartSection { .. }))));
+    }
+
+    #[test]
     fn never_panics_on_truncated_or_corrupted_bytes() {
         for (_, wat) in FIXTURES {
             let original = wasm(wat);
             for len in 0..original.len() {
-                let _ = instrument(&original[..len], 10);
+                for mode in [BudgetMode::Count, BudgetMode::Deadline] {
+                    let _ = instrument(&original[..len], 10, mode);
+                }
             }
             for i in 8..original.len() {
                 let mut corrupted = original.clone();
                 corrupted[i] ^= 0x5a;
-                let _ = instrument(&corrupted, 10);
+                for mode in [BudgetMode::Count, BudgetMode::Deadline] {
+                    let _ = instrument(&corrupted, 10, mode);
+                }
             }
         }
     }

@@ -51,6 +51,8 @@ fn cache_key(wasm: &[u8], limits: &Limits) -> String {
     hash.update(limits.stack_bytes.to_le_bytes());
     // The instrumented code changes with the budget rewrite.
     hash.update(crate::budget::REWRITE_VERSION.to_le_bytes());
+    // Deadline mode compiles other code; its time does not change the code.
+    hash.update([crate::compile::budget_mode(limits) as u8]);
     hex::encode(hash.finalize())
 }
 

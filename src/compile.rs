@@ -166,6 +166,15 @@ pub(crate) fn engine_for(limits: &Limits, settings: CompileSettings) -> Engine {
     engine.into()
 }
 
+/// How `limits` bound a program's calls: by counting, or by deadline only.
+pub(crate) fn budget_mode(limits: &Limits) -> crate::budget::BudgetMode {
+    if limits.deadline_ns > 0 {
+        crate::budget::BudgetMode::Deadline
+    } else {
+        crate::budget::BudgetMode::Count
+    }
+}
+
 /// Validates a binary module, adds the instruction budget and compiles it,
 /// then checks the guest ABI. The guest's bytes are validated as they came
 /// (so every error names what the guest wrote); only a valid module is
@@ -178,14 +187,17 @@ pub(crate) fn compile_wasm(
     let engine = engine_for(limits, settings);
     let compiled = on_compile_thread(settings, || {
         Module::validate(&engine, wasm).map_err(|e| invalid_module(wasm, &e.to_string()))?;
-        let instrumented = crate::budget::instrument(wasm, limits.fuel_per_poll).map_err(|e| {
-            Error::new(
-                ErrorKind::Compile,
-                format!(
+        let instrumented =
+            crate::budget::instrument(wasm, limits.fuel_per_poll, budget_mode(limits)).map_err(
+                |e| {
+                    Error::new(
+                        ErrorKind::Compile,
+                        format!(
                     "invalid WebAssembly module: {e} (found while adding the instruction budget)"
                 ),
-            )
-        })?;
+                    )
+                },
+            )?;
         Module::new(&engine, &instrumented).map_err(|e| {
             Error::new(
                 ErrorKind::Compile,

@@ -98,6 +98,17 @@ impl Fault {
         Error::new(self.kind.error_kind(), self.message.clone())
     }
 
+    /// The fault of a call into the guest the watchdog stopped after
+    /// `limit_ns`.
+    pub(crate) fn watchdog(program: &str, function: &str, limit_ns: u64) -> Self {
+        Self {
+            kind: FaultKind::Watchdog,
+            message: format!(
+                "program '{program}': {function}: stopped by the watchdog after running longer than {limit_ns} ns"
+            ),
+        }
+    }
+
     /// Classifies a trap raised while running `function` of `program`.
     /// `budget_exhausted` tells whether the budget counter went negative.
     pub(crate) fn from_runtime_error(

@@ -266,6 +266,21 @@ pub(crate) trait HostServices: Send + Sync {
     fn random_seed(&self) -> Option<u64>;
 }
 
+/// Stops a call into the guest that runs past its time (deadline mode):
+/// armed before the call with the instance's stop floor, disarmed after it.
+/// The watchdog implements it (`watchdog.rs`); instances hold it as a trait
+/// object, as they hold [`HostServices`].
+pub(crate) trait CallWatch: Send + Sync {
+    /// Starts timing a call whose stop floor is `floor` (an i64 global of
+    /// the instance making the call, alive until [`CallWatch::disarm`]).
+    fn arm(&self, floor: *mut i64);
+    /// Ends the call's timing; whether the call was stopped. After it
+    /// returns nothing writes through the floor any more.
+    fn disarm(&self) -> bool;
+    /// The time after which a call is stopped, in ns.
+    fn limit_ns(&self) -> u64;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use crate::compile::CompiledModule;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::guest_env::{FuelCounter, GuestEnv, OutputMeter, Random, StartKind};
-use crate::host::HostServices;
+use crate::host::{CallWatch, HostServices};
 use crate::image_layout::{read_layout, ImageLayout, IMAGE_EXPORT};
 use crate::limits::{clamp_stack, with_instance_limits, Limits, DEFAULT_STACK_BYTES};
 use crate::link::link;
@@ -42,6 +42,11 @@ pub(crate) struct LiveInstance {
     /// The output area right after instantiation (before `init`).
     initial_outputs: Vec<u8>,
     poll: PollFunction,
+    /// Deadline mode: the watch that stops this instance's own calls (start
+    /// function, `_initialize`, image descriptor, `init`, shadow polls).
+    /// The running program's polls are watched by the program's watch.
+    /// None: the instruction budget bounds every call.
+    deadline: Option<Arc<dyn CallWatch>>,
 }
 
 /// Whether a program's stack size differs from the default, so that its
@@ -94,6 +99,7 @@ pub(crate) struct CallOutcome {
 impl LiveInstance {
     /// Calls `poll` with `fuel` as its budget.
     pub(crate) fn poll(&mut self, program: &str, fuel: u64) -> CallOutcome {
+        let fuel = self.budget(fuel);
         self.set_fuel(fuel);
         self.output.bytes.store(0, Ordering::Relaxed);
         self.output.error_line.store(false, Ordering::Relaxed);
@@ -105,6 +111,42 @@ impl LiveInstance {
         drop(own_stack);
         self.flush_output();
         self.outcome(program, "poll", fuel, result)
+    }
+
+    /// Calls `poll` like [`LiveInstance::poll`], watched by the instance's
+    /// own deadline in deadline mode (a shadow poll: the program's watch
+    /// belongs to its running instance).
+    pub(crate) fn poll_watched(&mut self, program: &str, fuel: u64) -> CallOutcome {
+        let (mut outcome, stopped) = self.watched(|live| live.poll(program, fuel));
+        if let Some(limit) = stopped {
+            outcome.fault = Some(Fault::watchdog(program, "poll", limit));
+        }
+        outcome
+    }
+
+    /// Runs `call` (a call into the guest) under the instance's own
+    /// deadline, if it has one. Some(limit) when the watchdog stopped it.
+    fn watched<T>(&mut self, call: impl FnOnce(&mut Self) -> T) -> (T, Option<u64>) {
+        let Some(watch) = self.deadline.clone() else {
+            return (call(self), None);
+        };
+        watch.arm(self.floor.ptr());
+        let result = call(self);
+        let stopped = watch.disarm();
+        if !stopped {
+            return (result, None);
+        }
+        self.reset_floor();
+        (result, Some(watch.limit_ns()))
+    }
+
+    /// The budget a call gets: `fuel`, or in deadline mode as good as none.
+    fn budget(&self, fuel: u64) -> u64 {
+        if self.deadline.is_some() {
+            i64::MAX as u64
+        } else {
+            fuel
+        }
     }
 
     /// Marks calls as shadow calls (or not) for host callbacks.
@@ -166,7 +208,11 @@ impl LiveInstance {
         result: Result<i32, RuntimeError>,
     ) -> CallOutcome {
         let remaining = self.fuel.get();
-        let fuel_used = (fuel as i64).saturating_sub(remaining.max(0)) as u64;
+        // Deadline mode counts nothing (only imports charge the counter).
+        let fuel_used = match self.deadline {
+            Some(_) => 0,
+            None => (fuel as i64).saturating_sub(remaining.max(0)) as u64,
+        };
         let fault = match result {
             Ok(0) => None,
             Ok(code) => Some(Fault {
@@ -210,6 +256,7 @@ pub(crate) fn instantiate(
     name: &Arc<str>,
     tag: u64,
     limits: &Limits,
+    deadline: Option<Arc<dyn CallWatch>>,
 ) -> Result<LiveInstance> {
     let mut store = Store::new(compiled.engine.clone());
     let output = Arc::new(OutputMeter::default());
@@ -311,7 +358,12 @@ pub(crate) fn instantiate(
         exact_stack,
         initial_outputs: Vec::new(),
         poll,
+        deadline,
     };
+    if live.deadline.is_some() && live.instance.exports.contains(crate::budget::START_EXPORT) {
+        // Deadline mode moved the start function here, to run it watched.
+        live.call_unit_export(name, crate::budget::START_EXPORT, limits.fuel_per_poll)?;
+    }
     if live.compiled.has_initialize {
         live.call_unit_export(name, "_initialize", limits.fuel_per_poll)?;
     }
@@ -403,13 +455,17 @@ impl LiveInstance {
             }
             return Ok(ImageLayout::default());
         };
-        self.set_fuel(fuel);
+        self.set_fuel(self.budget(fuel));
         self.output.bytes.store(0, Ordering::Relaxed);
         self.output.error_line.store(false, Ordering::Relaxed);
         let own_stack = OwnStack::enter(self.exact_stack);
-        let result = describe.call(&mut self.store);
+        let (result, stopped) = self.watched(|live| describe.call(&mut live.store));
         drop(own_stack);
         self.flush_output();
+        if let Some(limit) = stopped {
+            let fault = Fault::watchdog(program, IMAGE_EXPORT, limit);
+            return Err(Error::new(ErrorKind::Instantiate, fault.message));
+        }
         let address = match result {
             Ok(address) => address as u32,
             Err(error) => {
@@ -450,14 +506,23 @@ impl LiveInstance {
             .exports
             .get_typed_function(&self.store, name)
             .map_err(|_| Error::new(ErrorKind::Internal, format!("instance lacks `{name}`")))?;
+        let fuel = self.budget(fuel);
         self.set_fuel(fuel);
         self.output.bytes.store(0, Ordering::Relaxed);
         self.output.error_line.store(false, Ordering::Relaxed);
         let own_stack = OwnStack::enter(self.exact_stack);
-        let result = init.call(&mut self.store).map(|()| 0);
+        let (result, stopped) = self.watched(|live| init.call(&mut live.store).map(|()| 0));
         drop(own_stack);
         self.flush_output();
-        match self.outcome(program, name, fuel, result).fault {
+        let function = match name {
+            crate::budget::START_EXPORT => "start function",
+            other => other,
+        };
+        if let Some(limit) = stopped {
+            let fault = Fault::watchdog(program, function, limit);
+            return Err(Error::new(ErrorKind::Instantiate, fault.message));
+        }
+        match self.outcome(program, function, fuel, result).fault {
             Some(fault) => Err(Error::new(ErrorKind::Instantiate, fault.message)),
             None => Ok(()),
         }

@@ -39,7 +39,17 @@ pub const DEFAULT_STACK_BYTES: u64 = 512 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Instruction budget of one poll (see [`crate::budget`]); also bounds `init`.
+    /// Not used in deadline mode.
     pub fuel_per_poll: u64,
+    /// 0 (the default): every call into the guest is bounded by the
+    /// instruction budget. Otherwise **deadline mode**: programs are compiled
+    /// without an instruction count, and every call into the guest (poll,
+    /// `init`, the start function, a shadow poll) is stopped by the watchdog
+    /// once it has run this many nanoseconds (within a quarter of it, at
+    /// least 50 us; see `crate::watchdog`). Chosen when a program is loaded:
+    /// its compiled code depends on it. A program's watchdog time starts at
+    /// this value and can be changed, not turned off.
+    pub deadline_ns: u64,
     /// Maximum linear memory in bytes. `memory.grow` beyond it returns -1 in the
     /// guest; a module whose initial memory exceeds it fails to load.
     pub max_memory_bytes: u64,
@@ -91,6 +101,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             fuel_per_poll: DEFAULT_FUEL_PER_POLL,
+            deadline_ns: 0,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
             max_functions: DEFAULT_MAX_FUNCTIONS,

@@ -6,7 +6,7 @@ use crate::compile::CompiledModule;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault::{Fault, FaultKind};
 use crate::guest_env::StartKind;
-use crate::host::HostServices;
+use crate::host::{CallWatch, HostServices};
 use crate::image_layout::{Area, ImageLayout, Signal};
 use crate::instance::CallOutcome;
 use crate::instance::{instantiate, LiveInstance};
@@ -129,6 +129,9 @@ pub(crate) struct ProgramShared {
     watchdog_sensitivity: AtomicU32,
     /// Whether polls are timed for the statistics (`set_timing`).
     timing: AtomicBool,
+    /// Deadline mode (`Limits::deadline_ns`), fixed at load: no instruction
+    /// count, and a watchdog that cannot be turned off.
+    deadline_mode: bool,
     consecutive_overruns: AtomicU32,
     /// The slot the watchdog thread watches, created by the first set_watchdog.
     watch: OnceLock<Arc<WatchSlot>>,
@@ -147,6 +150,12 @@ pub(crate) struct ProgramShared {
     /// The host's side of the process image. Lock order: `live`, then `image`.
     image: Mutex<HostImage>,
     live: Mutex<Option<LiveInstance>>,
+}
+
+/// The watch of a new instance's own calls in deadline mode (start
+/// function, `init`, shadow polls); None when the budget bounds them.
+fn instance_watch(limits: &Limits) -> Option<Arc<dyn CallWatch>> {
+    (limits.deadline_ns > 0).then(|| WatchSlot::watched(limits.deadline_ns) as Arc<dyn CallWatch>)
 }
 
 /// Marks the program as running guest code on this thread for the duration
@@ -247,9 +256,22 @@ impl Program {
         // runtime or replace its sink get BUSY.
         let _loading = RunningGuard::enter_key(Arc::as_ptr(runtime) as usize);
         let services: Arc<dyn HostServices> = runtime.clone();
-        let mut live = instantiate(&services, &compiled, &name, 0, &limits).map_err(with_name)?;
+        let mut live = instantiate(
+            &services,
+            &compiled,
+            &name,
+            0,
+            &limits,
+            instance_watch(&limits),
+        )
+        .map_err(with_name)?;
         live.run_init(&name, limits.fuel_per_poll, StartKind::Cold, false)
             .map_err(with_name)?;
+        let deadline_mode = limits.deadline_ns > 0;
+        let watch = OnceLock::new();
+        if deadline_mode {
+            let _ = watch.set(WatchSlot::watched(limits.deadline_ns));
+        }
         Ok(Self {
             shared: Arc::new(ProgramShared {
                 name,
@@ -258,11 +280,12 @@ impl Program {
                 state: AtomicU8::new(ProgramState::Ready as u8),
                 swap: Mutex::new(()),
                 live_waiters: AtomicU64::new(0),
-                watchdog_ns: AtomicU64::new(0),
+                watchdog_ns: AtomicU64::new(limits.deadline_ns),
                 watchdog_sensitivity: AtomicU32::new(1),
                 timing: AtomicBool::new(true),
+                deadline_mode,
                 consecutive_overruns: AtomicU32::new(0),
-                watch: OnceLock::new(),
+                watch,
                 fault_outputs: AtomicU8::new(FaultOutputs::Hold as u8),
                 prepared: Mutex::new(Vec::new()),
                 fuel_per_poll: AtomicU64::new(limits.fuel_per_poll),
@@ -334,6 +357,7 @@ impl Program {
     /// The instruction budget of each poll (and of `init`). At least 1.
     pub fn set_fuel(&self, per_poll: u64) -> Result<()> {
         self.check_loaded()?;
+        self.check_counting("set its instruction budget")?;
         if per_poll == 0 {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -360,13 +384,29 @@ impl Program {
     /// Changes this program's limits. The fuel applies from the next poll; the
     /// memory limit from the next reset or reload (a running instance's memory
     /// is already sized); the module size limit from the next reload.
+    /// In deadline mode a new `deadline_ns` becomes the watchdog time now;
+    /// the mode itself (a zero or non-zero `deadline_ns`) is chosen at load.
     pub fn set_limits(&self, limits: Limits) -> Result<()> {
         self.check_loaded()?;
         validate_limits(&limits)?;
+        if (limits.deadline_ns > 0) != self.shared.deadline_mode {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "program '{}': deadline mode is chosen when a program is loaded (its code is compiled for it); load it again to change it",
+                    self.shared.name
+                ),
+            ));
+        }
         self.shared
             .fuel_per_poll
             .store(limits.fuel_per_poll, Ordering::Relaxed);
+        let old_deadline = self.shared.limits.lock().deadline_ns;
         *self.shared.limits.lock() = limits;
+        if self.shared.deadline_mode && limits.deadline_ns != old_deadline {
+            let (_, sensitivity) = self.watchdog();
+            self.set_watchdog(limits.deadline_ns, sensitivity)?;
+        }
         Ok(())
     }
 
@@ -385,6 +425,25 @@ impl Program {
             ));
         }
         Ok(())
+    }
+
+    /// Refuses `what` in deadline mode, which has no instruction budget.
+    fn check_counting(&self, what: &str) -> Result<()> {
+        if self.shared.deadline_mode {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "program '{}' runs in deadline mode (no instruction budget): cannot {what}",
+                    self.shared.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the program runs in deadline mode (see [`Limits::deadline_ns`]).
+    pub fn deadline_mode(&self) -> bool {
+        self.shared.deadline_mode
     }
 
     fn check_loaded(&self) -> Result<()> {
@@ -463,16 +522,9 @@ impl Program {
                 let limit = watchdog_ns.saturating_mul(u64::from(
                     shared.watchdog_sensitivity.load(Ordering::Relaxed),
                 ));
-                let outcome_fuel = outcome.fuel_used;
                 CallOutcome {
-                    fuel_used: outcome_fuel,
-                    fault: Some(Fault {
-                        kind: FaultKind::Watchdog,
-                        message: format!(
-                            "program '{}': poll: stopped by the watchdog after running longer than {limit} ns",
-                            shared.name
-                        ),
-                    }),
+                    fuel_used: outcome.fuel_used,
+                    fault: Some(Fault::watchdog(&shared.name, "poll", limit)),
                 }
             } else {
                 outcome
@@ -590,6 +642,15 @@ impl Program {
     pub fn set_watchdog(&self, time_ns: u64, sensitivity: u32) -> Result<()> {
         self.check_loaded()?;
         let shared = &*self.shared;
+        if time_ns == 0 && shared.deadline_mode {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "program '{}' runs in deadline mode: its watchdog bounds every poll and cannot be turned off",
+                    shared.name
+                ),
+            ));
+        }
         let sensitivity = sensitivity.max(1);
         let limit = time_ns.saturating_mul(u64::from(sensitivity));
         let watch = shared.watch.get_or_init(|| WatchSlot::watched(limit));
@@ -673,6 +734,7 @@ impl Program {
             &shared.name,
             self.tag(),
             &self.limits(),
+            instance_watch(&self.limits()),
         )
         .map_err(|error| {
             // Freed meanwhile (its host functions are gone, so linking

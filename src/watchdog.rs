@@ -106,6 +106,20 @@ impl WatchSlot {
     }
 }
 
+impl crate::host::CallWatch for WatchSlot {
+    fn arm(&self, floor: *mut i64) {
+        WatchSlot::arm(self, floor)
+    }
+
+    fn disarm(&self) -> bool {
+        WatchSlot::disarm(self)
+    }
+
+    fn limit_ns(&self) -> u64 {
+        self.limit_ns.load(Ordering::Relaxed)
+    }
+}
+
 /// The watchdog thread: checks every armed slot every quarter of the
 /// shortest limit (at least every 50 us, at most every 10 ms).
 fn watch() {

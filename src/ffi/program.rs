@@ -327,7 +327,8 @@ pub unsafe extern "C" fn wasmcell_program_fault_kind(
 /// `WASMCELL_ERR_BUDGET`. The budget is an upper bound of the wasm
 /// instructions one poll executes.
 ///
-/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0),
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (0, or the
+/// program runs in deadline mode: `wasmcell_runtime_set_default_deadline`),
 /// `WASMCELL_ERR_INVALID_HANDLE`. Any thread; does not wait for a running poll.
 ///
 /// # Safety
@@ -356,8 +357,9 @@ pub unsafe extern "C" fn wasmcell_program_set_fuel(
 /// callback that blocks cannot be interrupted: the poll stops when it
 /// returns, and its time counts.
 ///
-/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies
-/// from the next poll.
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`time_ns` 0 for a
+/// program in deadline mode, whose watchdog cannot be turned off),
+/// `WASMCELL_ERR_INVALID_HANDLE`. Any thread; applies from the next poll.
 ///
 /// # Safety
 ///

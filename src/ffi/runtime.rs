@@ -155,6 +155,36 @@ pub unsafe extern "C" fn wasmcell_runtime_set_default_memory_limit(
     update_limits(rt, |limits| limits.max_memory_bytes = bytes)
 }
 
+/// Chooses how programs loaded from now on are bounded. `deadline_ns` 0 (the
+/// default): by the instruction budget (`wasmcell_runtime_set_default_fuel`).
+/// Otherwise **deadline mode**: the programs are compiled without an
+/// instruction count, and every call into the guest (poll, `init`, the
+/// start function, a shadow poll) is stopped by the watchdog once it has run
+/// `deadline_ns` (stopped within a quarter of it more, at least 50 us later):
+/// the program faults with `WASMCELL_ERR_WATCHDOG`. Guest loops then cost a
+/// load and a compare per iteration instead of the budget's arithmetic.
+///
+/// In deadline mode a program's watchdog starts at `deadline_ns` with
+/// sensitivity 1; `wasmcell_program_set_watchdog` can change it but not turn
+/// it off, and `wasmcell_program_set_fuel` is refused (both
+/// `WASMCELL_ERR_INVALID_ARGUMENT`); `wasmcell_stats.last_fuel_used` is 0.
+/// A program keeps the mode it was loaded in (its reloads and resets too).
+/// What the watchdog cannot interrupt (a blocking host callback, one bulk
+/// memory operation) is described at `wasmcell_program_set_watchdog`.
+///
+/// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
+///
+/// # Safety
+///
+/// `rt`: any value (handles are validated, never dereferenced).
+#[no_mangle]
+pub unsafe extern "C" fn wasmcell_runtime_set_default_deadline(
+    rt: *mut wasmcell_runtime,
+    deadline_ns: u64,
+) -> wasmcell_status {
+    update_limits(rt, |limits| limits.deadline_ns = deadline_ns)
+}
+
 /// Sets the largest module (binary or WAT bytes) that load and reload
 /// accept; larger ones fail with `WASMCELL_ERR_LIMIT` before any parsing.
 ///

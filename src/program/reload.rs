@@ -199,7 +199,7 @@ impl PreparedReload {
         fresh.set_shadow(true);
         let outcome = {
             let _running = RunningGuard::enter(shared);
-            fresh.poll(&shared.name, fuel)
+            fresh.poll_watched(&shared.name, fuel)
         };
         fresh.set_shadow(false);
         let shadow = self.shadow.as_mut().ok_or_else(released)?;

@@ -32,7 +32,7 @@
 
 #define FUNCTIONS(X)                                                                                \
     X(runtime_new) X(runtime_free) X(runtime_define) X(runtime_set_log) X(runtime_set_clock)       \
-    X(runtime_set_default_fuel) X(runtime_set_default_memory_limit) X(runtime_set_max_module_size) \
+    X(runtime_set_default_fuel) X(runtime_set_default_deadline) X(runtime_set_default_memory_limit) X(runtime_set_max_module_size) \
     X(runtime_set_default_stack_size) X(runtime_set_default_table_limit)                            \
     X(runtime_set_nesting_limit) X(runtime_set_module_limits) X(runtime_set_compile_threads)        \
     X(runtime_set_compile_priority) X(runtime_set_memory_residency) X(runtime_set_random_seed)      \
@@ -446,11 +446,17 @@ static void op_runtime_free(void) {
 
 static void op_runtime_settings(wasmcell_runtime *rt, int bad) {
     wasmcell_status s;
-    switch (below(15)) {
+    switch (below(16)) {
     case 0:
         s = wasmcell_runtime_set_default_fuel(rt, !bad && chance(10) ? 0 : 1 + below(1000000));
         if (bad) EXPECT_INVALID_HANDLE(runtime_set_default_fuel, s);
         else EXPECT(runtime_set_default_fuel, s, OK_, ARG_, HANDLE_);
+        break;
+    case 15:
+        /* Deadline mode now and then (short, so endless guests end fast). */
+        s = wasmcell_runtime_set_default_deadline(rt, chance(30) ? 1000000 + below(5000000) : 0);
+        if (bad) EXPECT_INVALID_HANDLE(runtime_set_default_deadline, s);
+        else EXPECT(runtime_set_default_deadline, s, ST_HANDLE);
         break;
     case 1:
         s = wasmcell_runtime_set_default_memory_limit(rt, chance(10) ? 0 : (uint64_t)(1 + below(128)) << 16);
@@ -768,7 +774,7 @@ static void op_program(wasmcell_program *p, int bad) {
         else EXPECT(program_set_table_limit, s, ST_HANDLE);
         s = wasmcell_program_set_watchdog(p, chance(30) ? 0 : (uint64_t)(50 + below(5000)) * 1000, below(4));
         if (bad) EXPECT_INVALID_HANDLE(program_set_watchdog, s);
-        else EXPECT(program_set_watchdog, s, ST_HANDLE);
+        else EXPECT(program_set_watchdog, s, OK_, ARG_, HANDLE_); /* ARG: 0 in deadline mode */
         s = wasmcell_program_set_timing(p, (int32_t)below(3));
         if (bad) EXPECT_INVALID_HANDLE(program_set_timing, s);
         else EXPECT(program_set_timing, s, ST_HANDLE);

@@ -183,6 +183,10 @@ static wasmcell_status row_unload_busy(struct row_ctx *c) { return from_own_call
 static wasmcell_status row_state(struct row_ctx *c) { return wasmcell_program_state(c->p, NULL); }
 static wasmcell_status row_fault_kind(struct row_ctx *c) { return wasmcell_program_fault_kind(c->p, NULL); }
 static wasmcell_status row_set_fuel(struct row_ctx *c) { return wasmcell_program_set_fuel(c->p, 0); }
+static wasmcell_status row_set_fuel_deadline(struct row_ctx *c) { return wasmcell_program_set_fuel(c->p, 1000); }
+static wasmcell_status row_watchdog_off_deadline(struct row_ctx *c) {
+    return wasmcell_program_set_watchdog(c->p, 0, 1);
+}
 static wasmcell_status row_set_fault_outputs(struct row_ctx *c) { return wasmcell_program_set_fault_outputs(c->p, 99); }
 static wasmcell_status row_stats(struct row_ctx *c) { return wasmcell_program_stats(c->p, NULL); }
 static wasmcell_status row_name(struct row_ctx *c) {
@@ -272,6 +276,7 @@ struct row {
     wasmcell_status expected;
     int modes; /* HEALTHY, FAULTED or BOTH: the state p1 is in before the call */
     int faults; /* the call itself faults p1: its message becomes the fault's */
+    int deadline; /* p1 is loaded in deadline mode (wasmcell_runtime_set_default_deadline) */
 };
 
 /* p1 is conveyor.wat unless a row needs another module: its poll spends
@@ -283,98 +288,102 @@ struct row {
 static const struct row rows[] = {
     /* runtime rows: p1 and the bystander must keep their messages */
     {"wasmcell_runtime_free", "from p1's own callback", ON_RUNTIME, "reenter.wat",
-     row_runtime_free, WASMCELL_ERR_BUSY, HEALTHY, 0},
+     row_runtime_free, WASMCELL_ERR_BUSY, HEALTHY, 0, 0},
     {"wasmcell_runtime_set_default_fuel", "budget 0", ON_RUNTIME, "conveyor.wat",
-     row_set_default_fuel, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_set_default_fuel, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_runtime_set_max_module_size", "size 0", ON_RUNTIME, "conveyor.wat",
-     row_set_max_module_size, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_set_max_module_size, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_runtime_set_memory_residency", "unknown mode 99", ON_RUNTIME, "conveyor.wat",
-     row_set_memory_residency, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_set_memory_residency, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_load", "garbage bytes", ON_RUNTIME, "conveyor.wat",
-     row_load, WASMCELL_ERR_COMPILE, BOTH, 0},
+     row_load, WASMCELL_ERR_COMPILE, BOTH, 0, 0},
     {"wasmcell_program_load", "NULL out", ON_RUNTIME, "conveyor.wat",
-     row_load_null_out, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_load_null_out, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_load_file", "a file that does not exist", ON_RUNTIME, "conveyor.wat",
-     row_load_file, WASMCELL_ERR_NOT_FOUND, BOTH, 0},
+     row_load_file, WASMCELL_ERR_NOT_FOUND, BOTH, 0, 0},
     {"wasmcell_runtime_define", "NULL module", ON_RUNTIME, "conveyor.wat",
-     row_define, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_define, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_runtime_define", "a name already defined", ON_RUNTIME, "conveyor.wat",
-     row_define_twice, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_define_twice, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_runtime_set_log", "from p1's own callback", ON_RUNTIME, "reenter.wat",
-     row_set_log, WASMCELL_ERR_BUSY, HEALTHY, 0},
+     row_set_log, WASMCELL_ERR_BUSY, HEALTHY, 0, 0},
     {"wasmcell_runtime_set_clock", "from p1's own callback", ON_RUNTIME, "reenter.wat",
-     row_set_clock, WASMCELL_ERR_BUSY, HEALTHY, 0},
+     row_set_clock, WASMCELL_ERR_BUSY, HEALTHY, 0, 0},
     {"wasmcell_runtime_set_cache_dir", "a directory below a regular file", ON_RUNTIME, "conveyor.wat",
-     row_set_cache_dir, WASMCELL_ERR_IO, BOTH, 0},
+     row_set_cache_dir, WASMCELL_ERR_IO, BOTH, 0, 0},
     {"wasmcell_runtime_set_cache_dir", "a path that is not UTF-8", ON_RUNTIME, "conveyor.wat",
-     row_set_cache_dir_not_utf8, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_set_cache_dir_not_utf8, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_runtime_cache_stats", "NULL stats", ON_RUNTIME, "conveyor.wat",
-     row_cache_stats, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_cache_stats, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
 
     /* program rows: the runtime and the bystander must keep theirs */
     {"wasmcell_program_poll", "from its own callback", ON_PROGRAM, "reenter.wat",
-     row_poll_busy, WASMCELL_ERR_BUSY, HEALTHY, 0},
+     row_poll_busy, WASMCELL_ERR_BUSY, HEALTHY, 0, 0},
     {"wasmcell_program_poll", "a trap (unreachable.wat)", ON_PROGRAM, "unreachable.wat",
-     row_poll, WASMCELL_ERR_TRAP, HEALTHY, 1},
+     row_poll, WASMCELL_ERR_TRAP, HEALTHY, 1, 0},
     {"wasmcell_program_poll", "already faulted", ON_PROGRAM, "conveyor.wat",
-     row_poll, WASMCELL_ERR_FAULTED, FAULTED, 0},
+     row_poll, WASMCELL_ERR_FAULTED, FAULTED, 0, 0},
     {"wasmcell_program_reset", "init traps on reset (init_trap_on_reset.wat)", ON_PROGRAM, "init_trap_on_reset.wat",
-     row_reset, WASMCELL_ERR_INSTANTIATE, HEALTHY, 1},
+     row_reset, WASMCELL_ERR_INSTANTIATE, HEALTHY, 1, 0},
     {"wasmcell_program_reset", "init traps on reset (its twin with a poll that spends budget)", ON_PROGRAM,
      init_trap_on_reset_counting_wat,
-     row_reset, WASMCELL_ERR_INSTANTIATE, BOTH, 1},
+     row_reset, WASMCELL_ERR_INSTANTIATE, BOTH, 1, 0},
     {"wasmcell_program_reset", "from its own callback", ON_PROGRAM, "reenter.wat",
-     row_reset_busy, WASMCELL_ERR_BUSY, HEALTHY, 0},
+     row_reset_busy, WASMCELL_ERR_BUSY, HEALTHY, 0, 0},
     {"wasmcell_program_unload", "from its own callback", ON_PROGRAM, "reenter.wat",
-     row_unload_busy, WASMCELL_ERR_BUSY, HEALTHY, 0},
+     row_unload_busy, WASMCELL_ERR_BUSY, HEALTHY, 0, 0},
     {"wasmcell_program_state", "NULL state", ON_PROGRAM, "conveyor.wat",
-     row_state, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_state, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_fault_kind", "NULL kind", ON_PROGRAM, "conveyor.wat",
-     row_fault_kind, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_fault_kind, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_set_fuel", "budget 0", ON_PROGRAM, "conveyor.wat",
-     row_set_fuel, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_set_fuel, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
+    {"wasmcell_program_set_fuel", "p1 in deadline mode", ON_PROGRAM, "conveyor.wat",
+     row_set_fuel_deadline, WASMCELL_ERR_INVALID_ARGUMENT, HEALTHY, 0, 1},
+    {"wasmcell_program_set_watchdog", "time 0 with p1 in deadline mode", ON_PROGRAM, "conveyor.wat",
+     row_watchdog_off_deadline, WASMCELL_ERR_INVALID_ARGUMENT, HEALTHY, 0, 1},
     {"wasmcell_program_set_fault_outputs", "unknown mode 99", ON_PROGRAM, "conveyor.wat",
-     row_set_fault_outputs, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_set_fault_outputs, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_stats", "NULL stats", ON_PROGRAM, "conveyor.wat",
-     row_stats, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_stats, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_name", "a 2-byte buffer for \"p1\"", ON_PROGRAM, "conveyor.wat",
-     row_name, WASMCELL_ERR_BUFFER_TOO_SMALL, BOTH, 0},
+     row_name, WASMCELL_ERR_BUFFER_TOO_SMALL, BOTH, 0, 0},
     {"wasmcell_program_name", "NULL buf with cap 8", ON_PROGRAM, "conveyor.wat",
-     row_name_null, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_name_null, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_image_size", "unknown area 3", ON_PROGRAM, "conveyor.wat",
-     row_image_size, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_image_size, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_write_inputs", "8 bytes at 12 of 16", ON_PROGRAM, "conveyor.wat",
-     row_write_inputs, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_write_inputs, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_read_outputs", "8 bytes at 20 of 24", ON_PROGRAM, "conveyor.wat",
-     row_read_outputs, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_read_outputs, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_signal_count", "NULL count", ON_PROGRAM, "conveyor.wat",
-     row_signal_count, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_signal_count, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_signal_info", "index 99 of 6", ON_PROGRAM, "conveyor.wat",
-     row_signal_info, WASMCELL_ERR_NOT_FOUND, BOTH, 0},
+     row_signal_info, WASMCELL_ERR_NOT_FOUND, BOTH, 0, 0},
     {"wasmcell_program_signal_info", "a 4-byte name buffer", ON_PROGRAM, "conveyor.wat",
-     row_signal_info_small, WASMCELL_ERR_BUFFER_TOO_SMALL, BOTH, 0},
+     row_signal_info_small, WASMCELL_ERR_BUFFER_TOO_SMALL, BOTH, 0, 0},
     {"wasmcell_program_signal_lookup", "an unknown name", ON_PROGRAM, "conveyor.wat",
-     row_signal_lookup, WASMCELL_ERR_NOT_FOUND, BOTH, 0},
+     row_signal_lookup, WASMCELL_ERR_NOT_FOUND, BOTH, 0, 0},
     {"wasmcell_program_signal_get_f64", "an unknown signal id", ON_PROGRAM, "conveyor.wat",
-     row_signal_get_f64, WASMCELL_ERR_NOT_FOUND, BOTH, 0},
+     row_signal_get_f64, WASMCELL_ERR_NOT_FOUND, BOTH, 0, 0},
     {"wasmcell_program_signal_get_i64", "an f64 signal", ON_PROGRAM, "conveyor.wat",
-     row_signal_get_i64, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_signal_get_i64, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_signal_set_f64", "an output signal", ON_PROGRAM, "conveyor.wat",
-     row_signal_set_f64, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_signal_set_f64, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_signal_set_i64", "2 for a bool", ON_PROGRAM, "conveyor.wat",
-     row_signal_set_i64, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_signal_set_i64, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_reload", "garbage bytes", ON_PROGRAM, "conveyor.wat",
-     row_reload, WASMCELL_ERR_COMPILE, BOTH, 0},
+     row_reload, WASMCELL_ERR_COMPILE, BOTH, 0, 0},
     {"wasmcell_program_reload", "from its own callback", ON_PROGRAM, "reenter.wat",
-     row_reload_busy, WASMCELL_ERR_BUSY, HEALTHY, 0},
+     row_reload_busy, WASMCELL_ERR_BUSY, HEALTHY, 0, 0},
     {"wasmcell_program_prepare_reload", "garbage bytes", ON_PROGRAM, "conveyor.wat",
-     row_prepare_reload, WASMCELL_ERR_COMPILE, BOTH, 0},
+     row_prepare_reload, WASMCELL_ERR_COMPILE, BOTH, 0, 0},
     {"wasmcell_program_commit_reload", "a reload prepared for another program", ON_PROGRAM, "conveyor.wat",
-     row_commit_reload, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_commit_reload, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
     {"wasmcell_program_commit_reload", "a NULL reload", ON_PROGRAM, "conveyor.wat",
-     row_commit_reload_null, WASMCELL_ERR_INVALID_HANDLE, BOTH, 0},
+     row_commit_reload_null, WASMCELL_ERR_INVALID_HANDLE, BOTH, 0, 0},
     {"wasmcell_program_notice", "NULL buf with cap 8", ON_PROGRAM, "conveyor.wat",
-     row_notice, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0},
+     row_notice, WASMCELL_ERR_INVALID_ARGUMENT, BOTH, 0, 0},
 };
 
 /* Left out of the table because they cannot fail with a live handle (their
@@ -389,10 +398,12 @@ static const struct row rows[] = {
  *   wasmcell_runtime_set_compile_priority      (any value: 0 or background)
  *   wasmcell_runtime_set_random_seed           (any seed)
  *   wasmcell_runtime_set_module_limits         (any three counts)
- *   wasmcell_program_set_watchdog              (time 0 is off, sensitivity 0 counts as 1)
+ *   wasmcell_runtime_set_default_deadline      (0 is the budget, any other time)
  *   wasmcell_program_set_timing                (0 is off, anything else on)
  *   wasmcell_program_set_table_limit           (any element count)
  *   wasmcell_program_set_memory_limit          (any byte count)
+ * and wasmcell_program_set_watchdog on a program loaded without deadline mode
+ * (time 0 is off, sensitivity 0 counts as 1; its row covers deadline mode).
  * Not rows either, because their own failures must NOT record (they have
  * tests of their own below): wasmcell_runtime_error, wasmcell_program_error,
  * wasmcell_program_fault_message (and wasmcell_last_error, which takes no
@@ -405,6 +416,7 @@ static void run_row(const struct row *r, int mode) {
     c.rt = new_runtime();
     CHECK_STATUS(wasmcell_runtime_define(c.rt, "test", "reenter", "()", reenter_cb, &c, NULL), WASMCELL_OK);
     CHECK_STATUS(load_wat(c.rt, "other", trivial_wat, &c.other), WASMCELL_OK);
+    if (r->deadline) CHECK_STATUS(wasmcell_runtime_set_default_deadline(c.rt, 100 * 1000 * 1000), WASMCELL_OK);
     if (r->fixture[0] == '(')
         CHECK_STATUS(load_wat(c.rt, FIXTURE_PROGRAM_NAME, r->fixture, &c.p), WASMCELL_OK);
     else
@@ -533,6 +545,7 @@ static void test_calls_that_cannot_fail(void) {
         CHECK_STATUS(wasmcell_runtime_set_compile_priority(rt, (int32_t)u32s[i]), WASMCELL_OK);
         CHECK_STATUS(wasmcell_runtime_set_random_seed(rt, u64s[i]), WASMCELL_OK);
         CHECK_STATUS(wasmcell_runtime_set_module_limits(rt, u32s[i], u32s[i], u32s[i]), WASMCELL_OK);
+        CHECK_STATUS(wasmcell_runtime_set_default_deadline(rt, u64s[i]), WASMCELL_OK);
         CHECK_STATUS(wasmcell_program_set_watchdog(p, u64s[i], u32s[i]), WASMCELL_OK);
         CHECK_STATUS(wasmcell_program_set_table_limit(p, u32s[i]), WASMCELL_OK);
         CHECK_STATUS(wasmcell_program_set_memory_limit(p, u64s[i]), WASMCELL_OK);

@@ -46,6 +46,38 @@ static void set_speed(wasmcell_program *p, double speed) {
     CHECK_STATUS(wasmcell_program_write_inputs(p, 8, &enable, 1), WASMCELL_OK);
 }
 
+/* Deadline mode: nothing is counted (a budget of 10 would stop any loop),
+ * every poll is stopped by time, and the watchdog cannot be turned off. */
+static void test_deadline_mode(void) {
+    wasmcell_runtime *rt = new_runtime();
+    CHECK_STATUS(wasmcell_runtime_set_default_fuel(rt, 10), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_runtime_set_default_deadline(rt, 30 * 1000 * 1000), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_runtime_set_default_deadline(NULL, 1), WASMCELL_ERR_INVALID_HANDLE);
+    wasmcell_program *hello = NULL, *spin = NULL;
+    CHECK_STATUS(load_fixture(rt, "hello.wat", &hello), WASMCELL_OK);
+    CHECK_STATUS(load_fixture(rt, "infinite_loop.wat", &spin), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(hello), WASMCELL_OK);
+    wasmcell_stats stats;
+    CHECK_STATUS(wasmcell_program_stats(hello, &stats), WASMCELL_OK);
+    CHECK(stats.last_fuel_used == 0);
+    double started = now_ms();
+    CHECK_STATUS(wasmcell_program_poll(spin), WASMCELL_ERR_WATCHDOG);
+    double took = now_ms() - started;
+    CHECK_MSG(took >= 30 && took < 5000, "stopped after %.1f ms", took);
+    CHECK_STATUS(wasmcell_program_poll(hello), WASMCELL_OK);
+    char msg[256];
+    CHECK_STATUS(wasmcell_program_set_fuel(spin, 1000), WASMCELL_ERR_INVALID_ARGUMENT);
+    CHECK_CONTAINS(program_error(spin, msg, sizeof msg), "deadline mode");
+    CHECK_STATUS(wasmcell_program_set_watchdog(spin, 0, 1), WASMCELL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(wasmcell_program_set_watchdog(spin, 10 * 1000 * 1000, 1), WASMCELL_OK);
+    /* Back to the budget for programs loaded from now on. */
+    CHECK_STATUS(wasmcell_runtime_set_default_deadline(rt, 0), WASMCELL_OK);
+    wasmcell_program *counted = NULL;
+    CHECK_STATUS(load_fixture(rt, "infinite_loop.wat", &counted), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(counted), WASMCELL_ERR_BUDGET);
+    CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
+}
+
 static void test_safe_outputs(void) {
     wasmcell_runtime *rt = new_runtime();
     wasmcell_program *p = NULL;
@@ -110,6 +142,7 @@ static void test_retain_by_name_report(void) {
 int main(int argc, char **argv) {
     test_begin("test_online", argc, argv);
     RUN(test_watchdog_stops_an_endless_loop);
+    RUN(test_deadline_mode);
     RUN(test_safe_outputs);
     RUN(test_retain_by_name_report);
     return test_end();

@@ -578,6 +578,12 @@ void test_runtime_settings() {
     CHECK_THROWS(WASMCELL_ERR_BUDGET, loop.poll());
     CHECK(loop.stats().last_fuel_used <= 5000);
 
+    // Deadline mode: the same loop is stopped by time, not by the budget.
+    rt.set_default_deadline(20 * 1000 * 1000);
+    wasmcell::Program timed = rt.load_file("timed", fixture("infinite_loop.wat"));
+    CHECK_THROWS(WASMCELL_ERR_WATCHDOG, timed.poll());
+    rt.set_default_deadline(0);
+
     rt.set_max_module_size(8);
     CHECK_THROWS(WASMCELL_ERR_LIMIT, rt.load("big", std::string(kEmpty)));
     rt.set_max_module_size(1 << 20);

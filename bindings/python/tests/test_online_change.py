@@ -82,3 +82,23 @@ def test_watchdog_and_safe_outputs(fixture):
         assert not conveyor.outputs["motor_on"]
         with pytest.raises(ValueError):
             conveyor.fault_outputs = "sometimes"
+
+
+def test_deadline_mode_stops_calls_by_time_not_by_count(fixture):
+    # fuel=10 would stop any loop at once; deadline mode does not count.
+    with wasmcell.Runtime(fuel=10, deadline_ns=30_000_000) as rt:
+        counter = rt.load(fixture("hello.wat"), name="hello")
+        for _ in range(3):
+            counter.poll()
+        assert counter.stats.last_fuel_used == 0
+        spin = rt.load(fixture("infinite_loop.wat"), name="spin")
+        started = time.monotonic()
+        with pytest.raises(wasmcell.WatchdogError):
+            spin.poll()
+        assert time.monotonic() - started < 2.0
+        counter.poll()
+        with pytest.raises(wasmcell.InvalidArgument, match="deadline mode"):
+            spin.fuel = 1000
+        with pytest.raises(wasmcell.InvalidArgument):
+            spin.set_watchdog(0)
+        spin.set_watchdog(0.01)

@@ -118,6 +118,7 @@ _SIGNATURES = {
     "wasmcell_runtime_free": (_status, [_handle]),
     "wasmcell_runtime_error": (_status, [_handle, c_char_p, c_size_t, POINTER(c_size_t)]),
     "wasmcell_runtime_set_default_fuel": (_status, [_handle, c_uint64]),
+    "wasmcell_runtime_set_default_deadline": (_status, [_handle, c_uint64]),
     "wasmcell_runtime_set_default_memory_limit": (_status, [_handle, c_uint64]),
     "wasmcell_runtime_set_max_module_size": (_status, [_handle, c_uint64]),
     "wasmcell_runtime_set_default_stack_size": (_status, [_handle, c_uint64]),

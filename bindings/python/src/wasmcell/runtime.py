@@ -69,6 +69,11 @@ class Runtime:
     Limits given here are the defaults of programs loaded afterwards:
 
     - ``fuel``: instruction budget per poll (an upper bound of wasm instructions);
+    - ``deadline_ns``: deadline mode instead of the budget: programs are
+      compiled without an instruction count, and every call into the guest
+      (poll, ``init``, start function, shadow poll) is stopped by the watchdog
+      after this many nanoseconds (:class:`WatchdogError`); their watchdog can
+      then be changed but not turned off, and ``Program.fuel`` is refused;
     - ``memory_limit``: maximum linear memory per program, in bytes;
     - ``max_module_size``: largest module accepted by load and reload, in bytes;
     - ``stack_size``: wasm stack per call, in bytes;
@@ -91,6 +96,7 @@ class Runtime:
         self,
         *,
         fuel: Optional[int] = None,
+        deadline_ns: Optional[int] = None,
         memory_limit: Optional[int] = None,
         max_module_size: Optional[int] = None,
         stack_size: Optional[int] = None,
@@ -117,6 +123,8 @@ class Runtime:
         self._pending = threading.local()
         if fuel is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_default_fuel, fuel)
+        if deadline_ns is not None:
+            self._call(_ffi.lib.wasmcell_runtime_set_default_deadline, deadline_ns)
         if memory_limit is not None:
             self._call(_ffi.lib.wasmcell_runtime_set_default_memory_limit, memory_limit)
         if max_module_size is not None:
