@@ -9,6 +9,7 @@ use crate::error::{Error, ErrorKind};
 use crate::host::{HostCall, HostFunction, Signature, Val, ValKind};
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -81,14 +82,35 @@ struct ActiveCall {
     outer: Cell<*const ActiveCall>,
 }
 
-/// The next call handle. Starts at an odd, large value so a handle is never
-/// NULL and never looks like a small integer or a real pointer; 64-bit
-/// counters do not wrap in practice (one per callback).
-static NEXT_CALL_ID: AtomicUsize = AtomicUsize::new(0x5ca1_1000_0001);
+/// Call handles come in blocks of 2^39 odd numbers, one block per thread at
+/// a time, so a callback takes its handle without touching memory shared
+/// with other threads. A handle is never reused: a thread that used up its
+/// block (after 2^39 callbacks) takes a block no thread has had. Block
+/// numbers start high, so a handle is never NULL and never looks like a
+/// small integer or a real pointer.
+const CALL_ID_BLOCK_BITS: u32 = 40;
+static NEXT_CALL_ID_BLOCK: AtomicUsize = AtomicUsize::new(0x5ca1);
 
 thread_local! {
     /// The innermost call being served on this thread (NULL: none).
     static INNERMOST_CALL: Cell<*const ActiveCall> = const { Cell::new(std::ptr::null()) };
+    /// This thread's next call handle (0: take a new block first).
+    static NEXT_CALL_ID: Cell<usize> = const { Cell::new(0) };
+}
+
+/// A call handle never given out before, in this process.
+fn next_call_id() -> usize {
+    NEXT_CALL_ID.with(|next| {
+        let mut id = next.get();
+        if id == 0 {
+            let block = NEXT_CALL_ID_BLOCK.fetch_add(1, Ordering::Relaxed);
+            id = (block << CALL_ID_BLOCK_BITS) | 1;
+        }
+        let following = id + 2;
+        let same_block = following >> CALL_ID_BLOCK_BITS == id >> CALL_ID_BLOCK_BITS;
+        next.set(if same_block { following } else { 0 });
+        id
+    })
 }
 
 /// Registers a call as active on this thread until dropped.
@@ -162,17 +184,19 @@ const INLINE_VALUES: usize = 8;
 impl HostFunction for CHostFunction {
     fn call(&self, call: &mut HostCall<'_>, args: &[Val], results: &mut [Val]) -> Result<(), i32> {
         let zero = wasmcell_val { i64: 0 };
-        let mut inline_args = [zero; INLINE_VALUES];
+        // The arguments are all written below: no zero-fill (the callback
+        // sees only the `nargs` values the signature gives).
+        let mut inline_args = [MaybeUninit::<wasmcell_val>::uninit(); INLINE_VALUES];
         let mut heap_args = Vec::new();
-        let c_args: &mut [wasmcell_val] = if args.len() <= INLINE_VALUES {
+        let c_args: &mut [MaybeUninit<wasmcell_val>] = if args.len() <= INLINE_VALUES {
             &mut inline_args[..args.len()]
         } else {
-            heap_args.resize(args.len(), zero);
+            heap_args.resize(args.len(), MaybeUninit::new(zero));
             &mut heap_args
         };
         let mut memory: *mut u8 = std::ptr::null_mut();
         for (slot, arg) in c_args.iter_mut().zip(args) {
-            *slot = match *arg {
+            *slot = MaybeUninit::new(match *arg {
                 Val::I32(v) => wasmcell_val { i32: v },
                 Val::I64(v) => wasmcell_val { i64: v },
                 Val::F32(v) => wasmcell_val { f32: v },
@@ -190,31 +214,37 @@ impl HostFunction for CHostFunction {
                         },
                     }
                 }
-            };
+            });
         }
-        let mut inline_results = [zero; INLINE_VALUES];
+        // The header promises zeroed result slots: only those are zeroed.
+        let mut inline_results = [MaybeUninit::<wasmcell_val>::uninit(); INLINE_VALUES];
         let mut heap_results = Vec::new();
-        let c_results: &mut [wasmcell_val] = if results.len() <= INLINE_VALUES {
+        let c_results: &mut [MaybeUninit<wasmcell_val>] = if results.len() <= INLINE_VALUES {
             &mut inline_results[..results.len()]
         } else {
-            heap_results.resize(results.len(), zero);
+            heap_results.resize(results.len(), MaybeUninit::new(zero));
             &mut heap_results
         };
-        let id = NEXT_CALL_ID.fetch_add(2, Ordering::Relaxed);
+        for slot in c_results.iter_mut() {
+            *slot = MaybeUninit::new(zero);
+        }
+        let id = next_call_id();
         let active = ActiveCall {
             id,
             call: call as *mut HostCall<'_> as usize,
             outer: Cell::new(std::ptr::null()),
         };
         let registered = ActiveCallGuard::enter(&active);
-        // SAFETY: the pointers are valid for the stated lengths during the call.
+        // SAFETY: the pointers are valid for the stated lengths during the
+        // call, and every one of those values is initialised (written above).
+        // `MaybeUninit<T>` has the layout of `T`.
         let code = unsafe {
             (self.callback)(
                 self.user_data,
                 std::ptr::without_provenance_mut::<wasmcell_call>(id),
-                c_args.as_ptr(),
+                c_args.as_ptr().cast::<wasmcell_val>(),
                 c_args.len(),
-                c_results.as_mut_ptr(),
+                c_results.as_mut_ptr().cast::<wasmcell_val>(),
                 c_results.len(),
             )
         };
@@ -223,8 +253,10 @@ impl HostFunction for CHostFunction {
             return Err(code);
         }
         for ((result, kind), value) in results.iter_mut().zip(&self.results).zip(c_results.iter()) {
-            // SAFETY: the signature says which member the callback wrote.
+            // SAFETY: every result slot was initialised (zeroed) before the
+            // call; the signature says which member the callback wrote.
             *result = unsafe {
+                let value = value.assume_init_ref();
                 match kind {
                     ValKind::I32 | ValKind::Buf => Val::I32(value.i32),
                     ValKind::I64 => Val::I64(value.i64),
@@ -452,4 +484,33 @@ pub unsafe extern "C" fn wasmcell_call_set_error(
             Ok(())
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_handles_are_odd_distinct_and_never_reused_across_blocks() {
+        let first = next_call_id();
+        let second = next_call_id();
+        assert_eq!(first % 2, 1);
+        assert_eq!(second, first + 2);
+        assert!(first >> CALL_ID_BLOCK_BITS >= 0x5ca1);
+        // The last handle of a block: the next one comes from a new block,
+        // above every block given out so far.
+        let block = first >> CALL_ID_BLOCK_BITS;
+        let last = (block << CALL_ID_BLOCK_BITS) | ((1 << CALL_ID_BLOCK_BITS) - 1);
+        NEXT_CALL_ID.with(|next| next.set(last));
+        assert_eq!(next_call_id(), last);
+        let fresh = next_call_id();
+        assert!(
+            fresh >> CALL_ID_BLOCK_BITS > block,
+            "{fresh:#x} after {last:#x}"
+        );
+        assert_eq!(fresh & ((1 << CALL_ID_BLOCK_BITS) - 1), 1);
+        // Another thread gets a block of its own.
+        let other = std::thread::spawn(next_call_id).join().unwrap();
+        assert_ne!(other >> CALL_ID_BLOCK_BITS, fresh >> CALL_ID_BLOCK_BITS);
+    }
 }
