@@ -6,6 +6,7 @@ use std::sync::Arc;
 use wasmcell::ffi::host::{wasmcell_call, wasmcell_runtime_define, wasmcell_val};
 use wasmcell::ffi::program::{
     wasmcell_program, wasmcell_program_load, wasmcell_program_poll, wasmcell_program_set_fuel,
+    wasmcell_program_set_timing,
 };
 use wasmcell::ffi::runtime::{wasmcell_runtime, wasmcell_runtime_free, wasmcell_runtime_new};
 use wasmer::sys::{CompilerConfig, Cranelift, EngineBuilder};
@@ -303,6 +304,15 @@ pub struct CProgram {
 }
 
 impl CProgram {
+    /// Turns the poll timer (statistics' durations) on or off.
+    pub fn set_timing(&self, on: bool) {
+        // SAFETY: a handle; wasmcell validates it.
+        assert_eq!(
+            unsafe { wasmcell_program_set_timing(self.program, i32::from(on)) },
+            0
+        );
+    }
+
     /// Polls the program through the C ABI.
     pub fn poll(&self) -> i32 {
         // SAFETY: a handle; wasmcell validates it.
