@@ -65,7 +65,7 @@ pub unsafe extern "C" fn wasmcell_runtime_new(out: *mut *mut wasmcell_runtime) -
         if out.is_null() {
             return write_out(out, std::ptr::null_mut(), "out");
         }
-        let handle = handle::insert_runtime(Runtime::default());
+        let handle = handle::insert_runtime(Runtime::default())?;
         write_out(out, std::ptr::without_provenance_mut(handle), "out")
     })
 }
