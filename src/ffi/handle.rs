@@ -157,9 +157,11 @@ struct Meta {
 }
 
 /// Program nodes unlinked by a thread that could not wait for a grace
-/// period, with the token that tells when theirs is over.
+/// period, with the token that tells when theirs is over. (`Owned`, not
+/// moved out of their allocation: pinned readers may hold references into
+/// it.)
 struct Batch {
-    nodes: Vec<Box<ProgramNode>>,
+    nodes: Vec<Owned<ProgramNode>>,
     token: Arc<()>,
 }
 
@@ -238,7 +240,7 @@ fn wait_for_grace_period() {
 /// graveyard; dropping an `Unlinked` does that, so nothing frees them early.
 struct Unlinked<'t> {
     table: &'t Table,
-    nodes: Vec<Box<ProgramNode>>,
+    nodes: Vec<Owned<ProgramNode>>,
     /// Whether to wait and empty the graveyard even without nodes of its own
     /// (a runtime free); otherwise, without nodes, only what is past its
     /// grace period is dropped, without waiting.
@@ -406,7 +408,7 @@ impl Table {
                 // and the slot was its only owner; the swap unlinked it, so
                 // no reader loads it any more. Readers that loaded it before
                 // are pinned: `Unlinked` frees it only after a grace period.
-                unlinked.nodes.push(unsafe { node.into_owned() }.into_box());
+                unlinked.nodes.push(unsafe { node.into_owned() });
             }
         }
         occupant
@@ -414,7 +416,7 @@ impl Table {
 
     /// Drops unlinked nodes after a grace period, with the graveyard; or,
     /// on a thread that must not wait, parks them in the graveyard.
-    fn dispose(&self, nodes: Vec<Box<ProgramNode>>) {
+    fn dispose(&self, nodes: Vec<Owned<ProgramNode>>) {
         if must_not_wait() {
             if !nodes.is_empty() {
                 let token = grace_token();
@@ -422,7 +424,7 @@ impl Table {
             }
             return;
         }
-        let buried: Vec<Box<ProgramNode>> = std::mem::take(&mut *self.graveyard.lock())
+        let buried: Vec<Owned<ProgramNode>> = std::mem::take(&mut *self.graveyard.lock())
             .into_iter()
             .flat_map(|batch| batch.nodes)
             .collect();
