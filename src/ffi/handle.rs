@@ -32,7 +32,9 @@
 //! runs synchronously on the thread that unloads or frees, never on a
 //! polling thread. So **an unload or a runtime free waits for the hot calls
 //! running concurrently on other threads (of any program) to return: at
-//! most one poll's duration.** A thread inside a pinned section or inside
+//! most one poll's duration** (longer only if a thread is descheduled in the
+//! middle of one, or a host callback blocks in it: a callback must not wait
+//! for a thread that is unloading). A thread inside a pinned section or inside
 //! guest code (a host callback or log sink of a program, which may hold
 //! that program's lock) cannot wait: its removals park the references in a
 //! graveyard, dropped by the next removal or runtime free made elsewhere
