@@ -191,6 +191,7 @@ thread_local! {
     static HANDLE: LocalHandle = collector().register();
 }
 
+#[inline]
 fn pin() -> Guard {
     // During thread exit, once `HANDLE` is gone, a fresh registration pins
     // (crossbeam-epoch's own `pin` does the same).
@@ -329,6 +330,7 @@ impl Table {
     }
 
     /// The slot at `index`, if its chunk exists.
+    #[inline]
     fn slot(&self, index: u32) -> Option<&Slot> {
         let index = index as usize;
         self.directory
@@ -467,6 +469,7 @@ impl Table {
 
     /// The node of the live program behind `handle`, without a lock; `None`
     /// for anything else (the caller then asks the slow path why).
+    #[inline]
     fn find_program<'g>(&self, handle: usize, guard: &'g Guard) -> Option<&'g ProgramNode> {
         let (kind, index, _) = decode(handle)?;
         if kind != KIND_PROGRAM {
@@ -584,19 +587,30 @@ impl Table {
 
     /// Runs `f` on the program behind `handle`: pinned, without a lock or a
     /// reference count when the handle is live; otherwise on the slow path.
+    #[inline]
     fn with_program<R>(
         &self,
         handle: usize,
-        f: impl FnOnce(&Arc<ProgramEntry>) -> R,
+        f: impl FnOnce(&Arc<ProgramEntry>) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        {
-            let guard = pin();
-            if let Some(node) = self.find_program(handle, &guard) {
-                return Ok(f(&node.entry));
-            }
+        let guard = pin();
+        if let Some(node) = self.find_program(handle, &guard) {
+            return f(&node.entry);
         }
-        let entry = self.program(handle)?;
-        Ok(f(&entry))
+        drop(guard);
+        self.with_program_slow(handle, f)
+    }
+
+    /// A handle the lock-free lookup did not find: the exact error, or (a
+    /// handle used while it was being inserted) an owned reference.
+    #[cold]
+    #[inline(never)]
+    fn with_program_slow<R>(
+        &self,
+        handle: usize,
+        f: impl FnOnce(&Arc<ProgramEntry>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        f(&self.program(handle)?)
     }
 
     fn remove_program(&self, handle: usize) -> Result<(), Error> {
@@ -689,9 +703,10 @@ pub(crate) fn program(handle: usize) -> Result<Arc<ProgramEntry>, Error> {
 /// reference count. `f` must be short (it delays every unload of the
 /// process) and must not wait for a grace period (removals made inside it
 /// go to the graveyard by themselves).
+#[inline]
 pub(crate) fn with_program<R>(
     handle: usize,
-    f: impl FnOnce(&Arc<ProgramEntry>) -> R,
+    f: impl FnOnce(&Arc<ProgramEntry>) -> Result<R, Error>,
 ) -> Result<R, Error> {
     TABLE.with_program(handle, f)
 }
@@ -790,7 +805,7 @@ mod tests {
     }
 
     fn name_of(table: &Table, handle: usize) -> Result<String, Error> {
-        table.with_program(handle, |entry| entry.program.name().to_string())
+        table.with_program(handle, |entry| Ok(entry.program.name().to_string()))
     }
 
     #[test]
@@ -933,8 +948,7 @@ mod tests {
         let q = t.insert_program(rt, load(&runtime, "q")).unwrap();
         let weak = Arc::downgrade(&t.program(p).unwrap());
         // As a host callback of q, inside q's poll, unloading p.
-        let inner = t.with_program(q, |_| t.remove_program(p)).unwrap();
-        inner.unwrap();
+        t.with_program(q, |_| t.remove_program(p)).unwrap();
         assert_eq!(
             message(name_of(t, p)),
             "stale program handle (already freed or unloaded)"
@@ -951,7 +965,7 @@ mod tests {
         assert!(weak.upgrade().is_none());
         // And a runtime free drains it, waiting.
         let weak_q = Arc::downgrade(&t.program(q).unwrap());
-        t.with_program(q, |_| t.remove_program(q)).unwrap().unwrap();
+        t.with_program(q, |_| t.remove_program(q)).unwrap();
         assert_eq!(t.graveyard.lock().len(), 1);
         t.remove_runtime(rt).unwrap();
         assert!(t.graveyard.lock().is_empty());

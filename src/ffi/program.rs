@@ -63,7 +63,7 @@ pub(crate) fn with_program(
     guard(|| {
         handle::with_program(to_program_handle(p), |entry| {
             f(entry).inspect_err(|error| *entry.last_error.lock() = error.message().to_string())
-        })?
+        })
     })
 }
 
