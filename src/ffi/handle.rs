@@ -24,22 +24,26 @@
 //! duration of one hot call.
 //!
 //! Insertions and removals are serialised by one lock, never held while
-//! waiting. A removal clears the slot, releases the lock, then waits on the
-//! removing thread for a grace period (every thread pinned at the time has
-//! unpinned) before it drops the table's reference: no poll can still be
-//! using the entry, and the entry's destructor (which may run a host
-//! function's `free_fn`, a user callback that may call back into wasmcell)
-//! runs synchronously on the thread that unloads or frees, never on a
-//! polling thread. So **an unload or a runtime free waits for the hot calls
-//! running concurrently on other threads (of any program) to return: at
-//! most one poll's duration** (longer only if a thread is descheduled in the
-//! middle of one, or a host callback blocks in it: a callback must not wait
-//! for a thread that is unloading). A thread inside a pinned section or inside
-//! guest code (a host callback or log sink of a program, which may hold
-//! that program's lock) cannot wait: its removals park the references in a
-//! graveyard, dropped by the next removal or runtime free made elsewhere
-//! (after a grace period) or by the next insertion once their grace period
-//! is over.
+//! waiting. A removal clears the slot and releases the lock; pinned readers
+//! may still use the entry, so it is dropped only after a grace period
+//! (every thread pinned at the removal has unpinned):
+//!
+//! - **An unload never waits for it.** `Program::unload` already waited for
+//!   the program's own running poll and released its instance; what is left
+//!   of the entry is parked in a graveyard and dropped by a later insertion,
+//!   unload or runtime free once its grace period is over.
+//! - **A runtime free waits for it** on the freeing thread, so that the
+//!   entries' destructors (which run the host functions' `free_fn`, user
+//!   callbacks that may call back into wasmcell) run there and before the
+//!   free returns, never on a polling thread. It waits for the hot calls
+//!   running on other threads (of any program) to return — at most one
+//!   poll's duration — and at most [`GRACE_WAIT_LIMIT`]: past it (a thread
+//!   descheduled in a poll for that long, or a host callback blocked on
+//!   something the freeing thread holds) the entries are parked too and
+//!   their `free_fn` run at a later insertion, unload or free.
+//! - A thread inside a pinned section or inside guest code (a host callback
+//!   or log sink, which may hold its program's lock) never waits: its
+//!   removals are parked.
 //!
 //! Runtime and prepared-reload entries are looked up under the table's
 //! (read) lock and cloned: they are not on the poll path, and their removal
@@ -220,14 +224,24 @@ fn grace_token() -> Arc<()> {
     token
 }
 
+/// How long a runtime free waits for the hot calls running on other threads
+/// to return before it leaves its programs to the graveyard: long enough
+/// for any poll that is not stuck, short enough that a host callback
+/// blocked on the freeing thread (a lock it holds) cannot deadlock it.
+const GRACE_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Waits, without being pinned, until every thread pinned at the call has
-/// unpinned.
-fn wait_for_grace_period() {
+/// unpinned, or `limit` has passed: whether the period ended.
+fn wait_for_grace_period(limit: std::time::Duration) -> bool {
     let mut token = grace_token();
+    let started = std::time::Instant::now();
     let mut rounds = 0u32;
     // `get_mut` reads the count with Acquire: it orders what follows after
     // the deferred closure, itself after the readers' unpinning.
     while Arc::get_mut(&mut token).is_none() {
+        if started.elapsed() > limit {
+            return false;
+        }
         pin().flush();
         rounds = rounds.saturating_add(1);
         if rounds < 100 {
@@ -236,6 +250,7 @@ fn wait_for_grace_period() {
             std::thread::sleep(std::time::Duration::from_micros(50));
         }
     }
+    true
 }
 
 /// Program nodes taken out of their slots. Pinned readers may still be using
@@ -244,9 +259,10 @@ fn wait_for_grace_period() {
 struct Unlinked<'t> {
     table: &'t Table,
     nodes: Vec<Owned<ProgramNode>>,
-    /// Whether to wait and empty the graveyard even without nodes of its own
-    /// (a runtime free); otherwise, without nodes, only what is past its
-    /// grace period is dropped, without waiting.
+    /// Whether to wait for a grace period and drop the nodes and the
+    /// graveyard now (a runtime free, whose host functions' `free_fn` run
+    /// here); otherwise (an unload, a discard) the nodes go to the graveyard
+    /// and only what is past its grace period is dropped, without waiting.
     drain: bool,
 }
 
@@ -262,10 +278,15 @@ impl<'t> Unlinked<'t> {
 
 impl Drop for Unlinked<'_> {
     fn drop(&mut self) {
-        if self.nodes.is_empty() && !self.drain {
-            self.table.drain_expired();
+        let nodes = std::mem::take(&mut self.nodes);
+        if self.drain {
+            self.table.dispose(nodes);
         } else {
-            self.table.dispose(std::mem::take(&mut self.nodes));
+            // An unload never waits for polls of other programs (the
+            // program's own poll was waited for by `Program::unload`, which
+            // released its instance): what is left of the entry is parked.
+            self.table.park(nodes);
+            self.table.drain_expired();
         }
     }
 }
@@ -420,26 +441,35 @@ impl Table {
 
     /// Drops unlinked nodes after a grace period, with the graveyard; or,
     /// on a thread that must not wait, parks them in the graveyard.
+    /// When the wait passes [`GRACE_WAIT_LIMIT`], everything is parked
+    /// again (dropped by a later call) instead of blocking further.
     fn dispose(&self, nodes: Vec<Owned<ProgramNode>>) {
         if must_not_wait() {
-            if !nodes.is_empty() {
-                let token = grace_token();
-                self.graveyard.lock().push(Batch { nodes, token });
-            }
+            self.park(nodes);
             return;
         }
-        let buried: Vec<Owned<ProgramNode>> = std::mem::take(&mut *self.graveyard.lock())
-            .into_iter()
-            .flat_map(|batch| batch.nodes)
-            .collect();
+        let buried: Vec<Batch> = std::mem::take(&mut *self.graveyard.lock());
         if nodes.is_empty() && buried.is_empty() {
             return;
         }
-        wait_for_grace_period();
+        if !wait_for_grace_period(GRACE_WAIT_LIMIT) {
+            self.park(nodes);
+            self.graveyard.lock().extend(buried);
+            return;
+        }
         // The entries' destructors run here, on the removing thread, with
         // no lock of the table held.
         drop(nodes);
         drop(buried);
+    }
+
+    /// Parks unlinked nodes in the graveyard until their grace period is
+    /// over.
+    fn park(&self, nodes: Vec<Owned<ProgramNode>>) {
+        if !nodes.is_empty() {
+            let token = grace_token();
+            self.graveyard.lock().push(Batch { nodes, token });
+        }
     }
 
     /// Drops the graveyard's batches whose grace period is over, without
@@ -749,6 +779,7 @@ mod tests {
 
     #[test]
     fn handles_round_trip_and_never_encode_null() {
+        let _serial = serial();
         for (kind, index, generation) in [(1, 0, 1), (2, 7, 3), (1, u32::MAX - 1, GENERATION_MASK)]
         {
             let handle = encode(kind, index, generation);
@@ -759,6 +790,7 @@ mod tests {
 
     #[test]
     fn stale_wrong_kind_and_null_handles_are_refused() {
+        let _serial = serial();
         let runtime = insert_runtime(Runtime::default()).unwrap();
         assert!(self::runtime(runtime).is_ok());
         assert_eq!(
@@ -784,6 +816,13 @@ mod tests {
     }
 
     /// A table of its own (leaked: tables live as long as the process).
+    /// The tests share the process's epoch collector: one that stays pinned
+    /// (or waits for a grace period) would slow the others' removals down.
+    fn serial() -> parking_lot::MutexGuard<'static, ()> {
+        static SERIAL: Mutex<()> = Mutex::new(());
+        SERIAL.lock()
+    }
+
     fn table(capacity: usize) -> &'static Table {
         Box::leak(Box::new(Table::new(capacity)))
     }
@@ -810,6 +849,7 @@ mod tests {
 
     #[test]
     fn handles_beyond_the_directory_or_never_handed_out_are_not_handles() {
+        let _serial = serial();
         let t = table(MAX_SLOTS);
         let rt = t.insert_runtime(Runtime::default()).unwrap();
         let p = t
@@ -859,6 +899,7 @@ mod tests {
 
     #[test]
     fn a_reused_slot_does_not_revive_an_old_handle() {
+        let _serial = serial();
         let t = table(2);
         let runtime = Runtime::default();
         let rt = t.insert_runtime(Runtime::default()).unwrap();
@@ -886,6 +927,7 @@ mod tests {
 
     #[test]
     fn a_slot_whose_generation_would_wrap_is_retired() {
+        let _serial = serial();
         let t = table(2);
         let a = t.insert_runtime(Runtime::default()).unwrap();
         let b = t.insert_runtime(Runtime::default()).unwrap();
@@ -913,7 +955,8 @@ mod tests {
     }
 
     #[test]
-    fn a_removal_waits_for_a_pinned_reader_then_drops_on_its_own_thread() {
+    fn an_unload_does_not_wait_for_a_pinned_reader_and_a_runtime_free_does() {
+        let _serial = serial();
         let t = table(4);
         let runtime = Runtime::default();
         let rt = t.insert_runtime(Runtime::default()).unwrap();
@@ -921,26 +964,66 @@ mod tests {
         let weak = Arc::downgrade(&t.program(p).unwrap());
         let guard = pin();
         let node = t.find_program(p, &guard).unwrap();
+        // The unload returns at once: the entry is parked, not dropped.
+        std::thread::spawn(move || t.remove_program(p).unwrap())
+            .join()
+            .unwrap();
+        assert!(t.find_program(p, &guard).is_none());
+        assert_eq!(node.entry.program.name(), "p");
+        assert!(weak.upgrade().is_some());
+        // A runtime free waits for the reader, then drops on its own thread.
         let remover = std::thread::spawn(move || {
-            t.remove_program(p).unwrap();
-            // The entry is gone when the removal returns, dropped here.
+            t.remove_runtime(rt).unwrap();
             weak.upgrade().is_none()
         });
         std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(
             !remover.is_finished(),
-            "the removal did not wait for the reader"
+            "the runtime free did not wait for the reader"
         );
-        // Unlinked already, still readable by the pinned reader.
-        assert!(t.find_program(p, &guard).is_none());
-        assert_eq!(node.entry.program.name(), "p");
         drop(guard);
         assert!(remover.join().unwrap());
-        t.remove_runtime(rt).unwrap();
+    }
+
+    #[test]
+    fn a_runtime_free_waits_a_bounded_time_then_parks() {
+        let _serial = serial();
+        let t = table(4);
+        let runtime = Runtime::default();
+        let rt = t.insert_runtime(Runtime::default()).unwrap();
+        let p = t.insert_program(rt, load(&runtime, "p")).unwrap();
+        let weak = Arc::downgrade(&t.program(p).unwrap());
+        // A reader that stays pinned (a host callback blocked on the
+        // freeing thread, say) cannot make the free wait forever.
+        let guard = pin();
+        let started = std::time::Instant::now();
+        std::thread::spawn(move || t.remove_runtime(rt).unwrap())
+            .join()
+            .unwrap();
+        let took = started.elapsed();
+        assert!(took >= GRACE_WAIT_LIMIT, "{took:?}");
+        assert!(took < GRACE_WAIT_LIMIT * 5, "{took:?}");
+        assert!(weak.upgrade().is_some(), "dropped under a pinned reader");
+        assert_eq!(t.graveyard.lock().len(), 1);
+        drop(guard);
+        // A later insertion drops it once the reader is gone.
+        let mut inserted = Vec::new();
+        while !t.graveyard.lock().is_empty() {
+            assert!(inserted.len() < 500, "the graveyard is never drained");
+            inserted.push(t.insert_runtime(Runtime::default()).unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            if inserted.len() == 2 {
+                for handle in inserted.drain(..) {
+                    t.remove_runtime(handle).unwrap();
+                }
+            }
+        }
+        assert!(weak.upgrade().is_none());
     }
 
     #[test]
     fn a_pinned_removal_goes_to_the_graveyard_and_is_dropped_later() {
+        let _serial = serial();
         let t = table(1000);
         let runtime = Runtime::default();
         let rt = t.insert_runtime(Runtime::default()).unwrap();
