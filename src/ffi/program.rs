@@ -50,11 +50,27 @@ pub(crate) fn to_program_handle(program: *mut wasmcell_program) -> usize {
     program as usize
 }
 
-/// Runs an entry point on the program behind `p`. The message rule of the
-/// header: a failure's message is recorded for the calling thread
+/// Runs a short entry point (poll, state, stats, setters, process image and
+/// signals) on the program behind `p`, without a lock or a reference count:
+/// `f` runs pinned (see `handle`), so it must not run long. The message rule
+/// of the header: a failure's message is recorded for the calling thread
 /// (`wasmcell_last_error`, by `guard`) and, when `p` is a live program, on
 /// the program (`wasmcell_program_error`).
 pub(crate) fn with_program(
+    p: *mut wasmcell_program,
+    f: impl FnOnce(&Arc<ProgramEntry>) -> Result<()>,
+) -> wasmcell_status {
+    guard(|| {
+        handle::with_program(to_program_handle(p), |entry| {
+            f(entry).inspect_err(|error| *entry.last_error.lock() = error.message().to_string())
+        })
+    })
+}
+
+/// Like [`with_program`], for entry points that may run long (reset, unload,
+/// reload, prepare, commit: they compile or wait): `f` runs on an owned
+/// reference, unpinned, so that it delays no unload of other programs.
+pub(crate) fn with_program_owned(
     p: *mut wasmcell_program,
     f: impl FnOnce(&Arc<ProgramEntry>) -> Result<()>,
 ) -> wasmcell_status {
@@ -189,7 +205,7 @@ pub unsafe extern "C" fn wasmcell_program_poll(p: *mut wasmcell_program) -> wasm
 /// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
 pub unsafe extern "C" fn wasmcell_program_reset(p: *mut wasmcell_program) -> wasmcell_status {
-    with_program(p, |entry| {
+    with_program_owned(p, |entry| {
         entry.program.reset()?;
         entry.last_error.lock().clear();
         Ok(())
@@ -208,9 +224,11 @@ pub unsafe extern "C" fn wasmcell_program_reset(p: *mut wasmcell_program) -> was
 /// `p`: any value (handles are validated, never dereferenced).
 #[no_mangle]
 pub unsafe extern "C" fn wasmcell_program_unload(p: *mut wasmcell_program) -> wasmcell_status {
-    with_program(p, |entry| {
+    with_program_owned(p, |entry| {
         entry.program.unload()?;
-        handle::remove_program(to_program_handle(p)).map(drop)
+        // Waits for a grace period, then drops the table's reference; the
+        // last one (this call's) is dropped on this thread.
+        handle::remove_program(to_program_handle(p))
     })
 }
 

@@ -4,7 +4,7 @@
 //! commit between two polls or discard.
 
 use super::handle;
-use super::program::{to_program_handle, wasmcell_program, with_program};
+use super::program::{to_program_handle, wasmcell_program, with_program, with_program_owned};
 use super::status::{guard, wasmcell_status};
 use super::text::{borrow_bytes, copy_out, write_out};
 use crate::error::Result;
@@ -33,7 +33,7 @@ pub unsafe extern "C" fn wasmcell_program_reload(
     bytes: *const u8,
     len: usize,
 ) -> wasmcell_status {
-    with_program(p, |entry| {
+    with_program_owned(p, |entry| {
         let bytes = borrow_bytes(bytes, len, "bytes")?;
         entry.program.reload(bytes)?;
         entry.last_error.lock().clear();
@@ -73,7 +73,7 @@ pub unsafe extern "C" fn wasmcell_program_prepare_reload(
     len: usize,
     out: *mut *mut wasmcell_reload,
 ) -> wasmcell_status {
-    with_program(p, |entry| {
+    with_program_owned(p, |entry| {
         let bytes = borrow_bytes(bytes, len, "bytes")?;
         if out.is_null() {
             return write_out(out, std::ptr::null_mut(), "out");
@@ -108,7 +108,7 @@ pub unsafe extern "C" fn wasmcell_program_commit_reload(
         // A bad program handle still consumes the reload, as documented.
         let _ = handle::remove_reload(reload as usize);
     }
-    with_program(p, |entry| {
+    with_program_owned(p, |entry| {
         if entry.program.is_busy_on_this_thread() {
             // Checked before consuming the reload, so BUSY loses nothing.
             return entry.program.poll();

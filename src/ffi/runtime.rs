@@ -65,14 +65,24 @@ pub unsafe extern "C" fn wasmcell_runtime_new(out: *mut *mut wasmcell_runtime) -
         if out.is_null() {
             return write_out(out, std::ptr::null_mut(), "out");
         }
-        let handle = handle::insert_runtime(Runtime::default());
+        let handle = handle::insert_runtime(Runtime::default())?;
         write_out(out, std::ptr::without_provenance_mut(handle), "out")
     })
 }
 
 /// Frees a runtime: unloads all its programs (waiting for polls running on
 /// other threads to finish), then releases its host functions, running each
-/// one's `free_fn`. All program handles of the runtime become invalid.
+/// one's `free_fn` on this thread before returning. All program handles of
+/// the runtime become invalid.
+///
+/// Polls are looked up without a lock, so the free also waits for the polls
+/// of *other* runtimes' programs running at that moment to return — at most
+/// one second. Past that (a polling thread descheduled for that long, or a
+/// host callback blocked on something this thread holds), it returns
+/// anyway and the remaining `free_fn` calls run at a later load, unload or
+/// runtime free, on that call's thread. Called from inside a host callback
+/// or log sink of another runtime's program, it does not wait at all (the
+/// same deferral).
 ///
 /// Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale, already
 /// freed, or not a runtime); `WASMCELL_ERR_BUSY` when called from inside a host

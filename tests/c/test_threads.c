@@ -17,6 +17,13 @@
  * - reload swaps between two polls: a running poll finishes on the old
  *   version, the next runs the new one, never a mix
  *   (test_reload_during_a_long_poll, test_hot_swap_under_continuous_polling).
+ * - polls look their program up without a lock: unloads, reloads and a
+ *   runtime_free racing polls of many programs give OK or INVALID_HANDLE (or
+ *   the program's own fault), never another program's callback, and the
+ *   free_fn runs on the freeing thread
+ *   (test_unload_reload_and_free_racing_lock_free_polls); a host callback
+ *   may unload another program or free another runtime
+ *   (test_a_callback_unloads_another_program).
  * Usage: test_threads [fixtures-dir] [name-filter] */
 #include <pthread.h>
 #include <stdint.h>
@@ -701,6 +708,270 @@ static void test_programs_poll_in_parallel(void) {
     CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
 }
 
+/* ---- the handle table under churn ------------------------------------------------------ */
+
+/* Polls look their program up without a lock or a reference count; an unload
+ * waits for the polls running on other threads before it drops the table's
+ * reference, on its own thread. Here 4 threads poll (and read the state and
+ * statistics of) 8 programs flat out while another thread unloads, loads,
+ * reloads and commits prepared reloads of them, then frees the runtime under
+ * the pollers' feet. Each poll checks, from its callback, that the program
+ * running is the one whose handle was polled (a reused slot never aliases a
+ * stale handle). Statuses: OK, INVALID_HANDLE (unloaded or freed), TRAP and
+ * FAULTED (the flaky versions), nothing else. */
+#define CHURN_PROGRAMS 8
+#define CHURN_POLLERS 4
+
+struct churn {
+    wasmcell_program *programs[CHURN_PROGRAMS]; /* read and written atomically */
+    int stop;
+    int aliased;      /* a callback ran in another program than the one polled */
+    int freed;        /* free_fn calls */
+    pthread_t freed_on;
+};
+
+struct churn_poller {
+    struct churn *c;
+    int index;
+    long ok, gone, trapped, faulted, other;
+    long reads_ok, reads_gone, reads_other;
+    wasmcell_status other_status;
+};
+
+static __thread wasmcell_program *polled_now = NULL;
+
+static int32_t whoami_cb(void *user_data, wasmcell_call *call, const wasmcell_val *args, size_t nargs,
+                         wasmcell_val *results, size_t nresults) {
+    struct churn *c = user_data;
+    (void)args; (void)nargs; (void)results; (void)nresults;
+    wasmcell_program *me = NULL;
+    if (wasmcell_call_program(call, &me) != WASMCELL_OK || me != polled_now)
+        __atomic_fetch_add(&c->aliased, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static void whoami_free(void *user_data) {
+    struct churn *c = user_data;
+    __atomic_fetch_add(&c->freed, 1, __ATOMIC_SEQ_CST);
+    c->freed_on = pthread_self();
+}
+
+static const char CHURN_STEADY[] =
+    "(module (import \"test\" \"whoami\" (func $who)) (func (export \"poll\") (call $who)))";
+/* Traps every 7th poll: the program is FAULTED until the churn reloads it. */
+static const char CHURN_FLAKY[] =
+    "(module (import \"test\" \"whoami\" (func $who)) (global $n (mut i32) (i32.const 0))"
+    "  (func (export \"poll\") (call $who)"
+    "    (global.set $n (i32.add (global.get $n) (i32.const 1)))"
+    "    (if (i32.eqz (i32.rem_u (global.get $n) (i32.const 7))) (then unreachable))))";
+
+static void *churn_poll(void *arg) {
+    struct churn_poller *w = arg;
+    struct churn *c = w->c;
+    for (long n = 0; !__atomic_load_n(&c->stop, __ATOMIC_SEQ_CST); n++) {
+        int i = (int)((w->index + n) % CHURN_PROGRAMS);
+        wasmcell_program *p = __atomic_load_n(&c->programs[i], __ATOMIC_SEQ_CST);
+        polled_now = p;
+        wasmcell_status s = wasmcell_program_poll(p);
+        if (s == WASMCELL_OK) w->ok++;
+        else if (s == WASMCELL_ERR_INVALID_HANDLE) w->gone++;
+        else if (s == WASMCELL_ERR_TRAP) w->trapped++;
+        else if (s == WASMCELL_ERR_FAULTED) w->faulted++;
+        else { w->other++; w->other_status = s; }
+        if (n % 4 == 0) {
+            wasmcell_state state = 0;
+            wasmcell_stats stats;
+            wasmcell_status a = wasmcell_program_state(p, &state);
+            wasmcell_status b = wasmcell_program_stats(p, &stats);
+            for (int k = 0; k < 2; k++) {
+                wasmcell_status r = k ? b : a;
+                if (r == WASMCELL_OK) w->reads_ok++;
+                else if (r == WASMCELL_ERR_INVALID_HANDLE) w->reads_gone++;
+                else w->reads_other++;
+            }
+        }
+    }
+    return NULL;
+}
+
+struct churner {
+    struct churn *c;
+    wasmcell_runtime *rt;
+    int ms;
+    int min_rounds;
+    int rounds, unloads, reloads, commits, failures;
+    wasmcell_status free_status;
+    pthread_t self;
+};
+
+static const char *churn_version(int round) { return round % 2 ? CHURN_FLAKY : CHURN_STEADY; }
+
+static void *churn_main(void *arg) {
+    struct churner *ch = arg;
+    struct churn *c = ch->c;
+    ch->self = pthread_self();
+    double until = now_ms() + ch->ms;
+    for (int round = 0; round < ch->min_rounds || now_ms() < until; round++) {
+        int i = round % CHURN_PROGRAMS;
+        wasmcell_program *old = __atomic_load_n(&c->programs[i], __ATOMIC_SEQ_CST);
+        const char *wat = churn_version(round);
+        switch (round % 3) {
+        case 0: { /* unload and replace: the old handle goes stale under the pollers */
+            wasmcell_program *fresh = NULL;
+            if (load_wat(ch->rt, "churned", wat, &fresh) != WASMCELL_OK) { ch->failures++; break; }
+            __atomic_store_n(&c->programs[i], fresh, __ATOMIC_SEQ_CST);
+            if (wasmcell_program_unload(old) != WASMCELL_OK) ch->failures++;
+            /* Unloaded means gone for every later call, on any thread. */
+            if (wasmcell_program_poll(old) != WASMCELL_ERR_INVALID_HANDLE) ch->failures++;
+            ch->unloads++;
+            break;
+        }
+        case 1: /* hot swap in one step */
+            if (wasmcell_program_reload(old, (const uint8_t *)wat, strlen(wat)) != WASMCELL_OK) ch->failures++;
+            ch->reloads++;
+            break;
+        default: { /* prepared: committed or discarded */
+            wasmcell_reload *r = NULL;
+            if (wasmcell_program_prepare_reload(old, (const uint8_t *)wat, strlen(wat), &r) != WASMCELL_OK) {
+                ch->failures++;
+                break;
+            }
+            wasmcell_status s = round % 2 ? wasmcell_program_commit_reload(old, r) : wasmcell_reload_discard(r);
+            if (s != WASMCELL_OK) ch->failures++;
+            ch->commits++;
+            break;
+        }
+        }
+        ch->rounds++;
+    }
+    /* Freed under the pollers' feet: every program goes with it. */
+    ch->free_status = wasmcell_runtime_free(ch->rt);
+    return NULL;
+}
+
+static void test_unload_reload_and_free_racing_lock_free_polls(void) {
+    static struct churn c;
+    memset(&c, 0, sizeof c);
+    wasmcell_runtime *rt = new_runtime();
+    CHECK_STATUS(wasmcell_runtime_define(rt, "test", "whoami", "()", whoami_cb, &c, whoami_free), WASMCELL_OK);
+    for (int i = 0; i < CHURN_PROGRAMS; i++)
+        CHECK_STATUS(load_wat(rt, "churned", churn_version(i), &c.programs[i]), WASMCELL_OK);
+    int under_tool = getenv("WASMCELL_TEST_UNDER_TOOL") != NULL;
+    struct churner ch = {.c = &c, .rt = rt, .ms = under_tool ? 2000 : 1000, .min_rounds = 6};
+    struct churn_poller pollers[CHURN_POLLERS];
+    pthread_t threads[CHURN_POLLERS], churn_thread;
+    for (int t = 0; t < CHURN_POLLERS; t++) {
+        pollers[t] = (struct churn_poller){.c = &c, .index = t * 2};
+        CHECK(pthread_create(&threads[t], NULL, churn_poll, &pollers[t]) == 0);
+    }
+    CHECK(pthread_create(&churn_thread, NULL, churn_main, &ch) == 0);
+    pthread_join(churn_thread, NULL);
+    /* The pollers go on for a while against the freed runtime's handles. */
+    sleep_ms(20);
+    __atomic_store_n(&c.stop, 1, __ATOMIC_SEQ_CST);
+    long ok = 0, gone = 0, faults = 0;
+    for (int t = 0; t < CHURN_POLLERS; t++) {
+        pthread_join(threads[t], NULL);
+        struct churn_poller *w = &pollers[t];
+        CHECK_MSG(w->other == 0, "poller %d: %ld polls returned another status, e.g. %s", t, w->other,
+                  wasmcell_status_str(w->other_status));
+        CHECK_MSG(w->reads_other == 0, "poller %d: %ld state/stats calls returned another status", t,
+                  w->reads_other);
+        ok += w->ok;
+        gone += w->gone;
+        faults += w->trapped + w->faulted;
+    }
+    printf("       %d churn rounds (%d unloads, %d reloads, %d prepared); polls: %ld ok, %ld invalid handle, %ld "
+           "trap or faulted\n",
+           ch.rounds, ch.unloads, ch.reloads, ch.commits, ok, gone, faults);
+    CHECK(ch.failures == 0);
+    CHECK(ch.free_status == WASMCELL_OK);
+    CHECK(ok > 0 && gone > 0);
+    CHECK_MSG(c.aliased == 0, "%d callbacks ran in a program other than the one polled", c.aliased);
+    /* The host function's user_data was released once, by runtime_free, on
+     * the thread that called it, not on a polling thread. */
+    CHECK(__atomic_load_n(&c.freed, __ATOMIC_SEQ_CST) == 1);
+    CHECK(pthread_equal(c.freed_on, ch.self));
+    for (int i = 0; i < CHURN_PROGRAMS; i++) CHECK_STATUS(wasmcell_program_poll(c.programs[i]), WASMCELL_ERR_INVALID_HANDLE);
+}
+
+/* A host callback of program A unloads program B (and later frees another
+ * runtime), from inside A's poll: that thread is in the middle of a poll and
+ * cannot wait for other polls to finish, so the table's references are
+ * released later. B's handle is stale at once; everything is released by
+ * the runtime frees (AddressSanitizer and valgrind check that nothing
+ * leaks). */
+struct killer {
+    wasmcell_program *victim;
+    wasmcell_runtime *victim_rt;
+    wasmcell_status unload_status, free_status;
+    int calls, freed;
+    pthread_t freed_on;
+};
+
+static int32_t killer_cb(void *user_data, wasmcell_call *call, const wasmcell_val *args, size_t nargs,
+                         wasmcell_val *results, size_t nresults) {
+    struct killer *k = user_data;
+    (void)call; (void)args; (void)nargs; (void)results; (void)nresults;
+    k->calls++;
+    if (k->victim) k->unload_status = wasmcell_program_unload(k->victim);
+    if (k->victim_rt) k->free_status = wasmcell_runtime_free(k->victim_rt);
+    return 0;
+}
+
+static void killer_free(void *user_data) {
+    struct killer *k = user_data;
+    k->freed++;
+    k->freed_on = pthread_self();
+}
+
+static void test_a_callback_unloads_another_program(void) {
+    struct killer k = {0};
+    wasmcell_runtime *rt = new_runtime();
+    CHECK_STATUS(wasmcell_runtime_define(rt, "test", "kill", "()", killer_cb, &k, killer_free), WASMCELL_OK);
+    wasmcell_program *a = NULL, *b = NULL, *c = NULL;
+    CHECK_STATUS(load_wat(rt, "a", "(module (import \"test\" \"kill\" (func $k)) (func (export \"poll\") (call $k)))", &a),
+                 WASMCELL_OK);
+    CHECK_STATUS(load_wat(rt, "b", "(module (func (export \"poll\")))", &b), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(b), WASMCELL_OK);
+
+    k.victim = b;
+    CHECK_STATUS(wasmcell_program_poll(a), WASMCELL_OK);
+    CHECK(k.calls == 1 && k.unload_status == WASMCELL_OK);
+    char buf[160];
+    CHECK_STATUS(wasmcell_program_poll(b), WASMCELL_ERR_INVALID_HANDLE);
+    CHECK(strcmp(last_error(buf, sizeof buf), "stale program handle (already freed or unloaded)") == 0);
+    CHECK_STATUS(wasmcell_program_unload(b), WASMCELL_ERR_INVALID_HANDLE);
+    /* Loading and polling go on (the load may release what B left behind). */
+    CHECK_STATUS(load_wat(rt, "c", "(module (func (export \"poll\")))", &c), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(c), WASMCELL_OK);
+    /* A second unload of B from the callback: a stale handle. */
+    CHECK_STATUS(wasmcell_program_poll(a), WASMCELL_OK);
+    CHECK(k.calls == 2 && k.unload_status == WASMCELL_ERR_INVALID_HANDLE);
+
+    /* The callback frees another runtime, with a program and a prepared reload. */
+    wasmcell_runtime *other = new_runtime();
+    wasmcell_program *d = NULL;
+    wasmcell_reload *r = NULL;
+    static const char empty[] = "(module (func (export \"poll\")))";
+    CHECK_STATUS(load_wat(other, "d", empty, &d), WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_prepare_reload(d, (const uint8_t *)empty, sizeof empty - 1, &r), WASMCELL_OK);
+    k.victim = NULL;
+    k.victim_rt = other;
+    CHECK_STATUS(wasmcell_program_poll(a), WASMCELL_OK);
+    CHECK(k.calls == 3 && k.free_status == WASMCELL_OK);
+    CHECK_STATUS(wasmcell_program_poll(d), WASMCELL_ERR_INVALID_HANDLE);
+    CHECK_STATUS(wasmcell_reload_discard(r), WASMCELL_ERR_INVALID_HANDLE);
+    CHECK_STATUS(wasmcell_runtime_free(other), WASMCELL_ERR_INVALID_HANDLE);
+    k.victim_rt = NULL;
+
+    CHECK(k.freed == 0);
+    CHECK_STATUS(wasmcell_runtime_free(rt), WASMCELL_OK);
+    CHECK(k.freed == 1 && pthread_equal(k.freed_on, pthread_self()));
+    CHECK_STATUS(wasmcell_program_poll(a), WASMCELL_ERR_INVALID_HANDLE);
+    CHECK_STATUS(wasmcell_program_poll(c), WASMCELL_ERR_INVALID_HANDLE);
+}
+
 int main(int argc, char **argv) {
     test_begin("test_threads", argc, argv);
     RUN(test_second_poll_waits_for_the_running_one);
@@ -713,5 +984,7 @@ int main(int argc, char **argv) {
     RUN(test_hot_swap_under_continuous_polling);
     RUN(test_unload_and_free_racing_polls);
     RUN(test_programs_poll_in_parallel);
+    RUN(test_unload_reload_and_free_racing_lock_free_polls);
+    RUN(test_a_callback_unloads_another_program);
     return test_end();
 }
