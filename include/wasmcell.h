@@ -599,7 +599,8 @@ uint32_t wasmcell_version_number(void);
  * Ownership: on success `*out` is a new handle the caller owns and must
  * release with `wasmcell_runtime_free`. On failure `*out` is unchanged.
  * Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
- * `WASMCELL_ERR_INTERNAL`.
+ * `WASMCELL_ERR_LIMIT` (4 194 304 runtime, program and reload handles are
+ * in use), `WASMCELL_ERR_INTERNAL`.
  *
  * The first runtime of a process also runs the engine's one-time
  * initialisation (once per process), so that the first poll of the
@@ -619,7 +620,17 @@ wasmcell_status wasmcell_runtime_new(struct wasmcell_runtime **out);
 /**
  * Frees a runtime: unloads all its programs (waiting for polls running on
  * other threads to finish), then releases its host functions, running each
- * one's `free_fn`. All program handles of the runtime become invalid.
+ * one's `free_fn` on this thread before returning. All program handles of
+ * the runtime become invalid.
+ *
+ * Polls are looked up without a lock, so the free also waits for the polls
+ * of *other* runtimes' programs running at that moment to return — at most
+ * one second. Past that (a polling thread descheduled for that long, or a
+ * host callback blocked on something this thread holds), it returns
+ * anyway and the remaining `free_fn` calls run at a later load, unload or
+ * runtime free, on that call's thread. Called from inside a host callback
+ * or log sink of another runtime's program, it does not wait at all (the
+ * same deferral).
  *
  * Returns: `WASMCELL_OK`; `WASMCELL_ERR_INVALID_HANDLE` (NULL, stale, already
  * freed, or not a runtime); `WASMCELL_ERR_BUSY` when called from inside a host

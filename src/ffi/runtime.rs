@@ -45,7 +45,8 @@ fn update_limits(rt: *mut wasmcell_runtime, change: impl FnOnce(&mut Limits)) ->
 /// Ownership: on success `*out` is a new handle the caller owns and must
 /// release with `wasmcell_runtime_free`. On failure `*out` is unchanged.
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_ARGUMENT` (`out` NULL),
-/// `WASMCELL_ERR_INTERNAL`.
+/// `WASMCELL_ERR_LIMIT` (4 194 304 runtime, program and reload handles are
+/// in use), `WASMCELL_ERR_INTERNAL`.
 ///
 /// The first runtime of a process also runs the engine's one-time
 /// initialisation (once per process), so that the first poll of the
