@@ -194,6 +194,12 @@ fn callbacks(c: &mut Criterion) {
         group.throughput(Throughput::Elements(CALLS as u64));
         let mut raw = RawGuest::caller(Some(shape), false, false);
         group.bench("raw_typed_import", |b| b.iter(|| raw.poll()));
+        if shape == Shape::Scalar {
+            let mut with_env = RawGuest::caller_reading_env();
+            group.bench("raw_typed_import_reading_env", |b| {
+                b.iter(|| with_env.poll())
+            });
+        }
         let mut metered = RawGuest::caller(Some(shape), false, true);
         group.bench("raw_typed_import_metering", |b| b.iter(|| metered.poll()));
         let mut dynamic = RawGuest::caller(Some(shape), true, false);
@@ -577,6 +583,18 @@ fn table() -> Vec<Row> {
         ),
     ];
     rows.extend(CALLBACK_I_I);
+    rows.extend([
+        per_call(
+            "C callback (i)i vs a raw typed import that reads its env, per call",
+            "callback_i_i/wasmcell_c_callback",
+            "callback_i_i/raw_typed_import_reading_env",
+        ),
+        per_call(
+            "raw typed import (i)i reading its env vs not reading it, per call",
+            "callback_i_i/raw_typed_import_reading_env",
+            "callback_i_i/raw_typed_import",
+        ),
+    ]);
     rows.extend(CALLBACK_BUF);
     rows.extend(CALLBACK_WIDE);
     rows.extend([

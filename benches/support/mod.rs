@@ -182,6 +182,17 @@ impl RawGuest {
     /// for a buffer, `h.f` does what wasmcell does before a callback: locate
     /// the guest memory, bounds-check the range, read it.
     pub fn caller(shape: Option<Shape>, dynamic: bool, metered: bool) -> Self {
+        Self::caller_with(shape, dynamic, metered, false)
+    }
+
+    /// The scalar `(i)i` caller whose typed import reads its environment
+    /// (`FunctionEnvMut::data`), as every host function that needs the
+    /// calling program's state does: the floor of a host call with state.
+    pub fn caller_reading_env() -> Self {
+        Self::caller_with(Some(Shape::Scalar), false, false, true)
+    }
+
+    fn caller_with(shape: Option<Shape>, dynamic: bool, metered: bool, read_env: bool) -> Self {
         let mut store = raw_store(metered);
         let module = Module::new(&store, shape_wat(shape)).unwrap();
         let env = FunctionEnv::new(&mut store, None::<Memory>);
@@ -218,6 +229,13 @@ impl RawGuest {
             )
         } else {
             match shape {
+                Shape::Scalar if read_env => Function::new_typed_with_env(
+                    &mut store,
+                    &env,
+                    |env: FunctionEnvMut<Option<Memory>>, x: i32| {
+                        x + i32::from(std::hint::black_box(env.data()).is_some())
+                    },
+                ),
                 Shape::Scalar => Function::new_typed_with_env(
                     &mut store,
                     &env,
