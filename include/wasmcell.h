@@ -1656,8 +1656,8 @@ wasmcell_status wasmcell_reload_report(struct wasmcell_reload *reload,
  * fresh instance with the running program's retain at commit time.
  *
  * Returns what the new version's poll returns: `WASMCELL_OK`, or its fault
- * (`WASMCELL_ERR_TRAP`, `_BUDGET`, `_HOST`, `_GUEST_FAULT`,
- * `WASMCELL_ERR_INSTANTIATE` when its `init` traps); after a fault the
+ * (`WASMCELL_ERR_TRAP`, `_BUDGET`, `_HOST`, `_GUEST_FAULT`, `_WATCHDOG`
+ * in deadline mode, `WASMCELL_ERR_INSTANTIATE` when its `init` traps); after a fault the
  * shadow run stays faulted (`WASMCELL_ERR_FAULTED`; prepare again). Also
  * `WASMCELL_ERR_BUSY` (from the program's own callback),
  * `WASMCELL_ERR_INVALID_HANDLE`. Any thread; it waits for a running poll of

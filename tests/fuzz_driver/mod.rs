@@ -435,10 +435,11 @@ const POLL: &[ErrorKind] = &[
     InvalidHandle,
     Watchdog,
 ];
-/// `wasmcell_reload_shadow_poll`.
+/// `wasmcell_reload_shadow_poll` (Watchdog: deadline mode).
 const SHADOW_POLL: &[ErrorKind] = &[
     Trap,
     Budget,
+    Watchdog,
     Host,
     GuestFault,
     Instantiate,
@@ -446,7 +447,8 @@ const SHADOW_POLL: &[ErrorKind] = &[
     Busy,
     InvalidHandle,
 ];
-const SET_WATCHDOG: &[ErrorKind] = &[InvalidHandle];
+/// InvalidArgument: turning off the watchdog of a program in deadline mode.
+const SET_WATCHDOG: &[ErrorKind] = &[InvalidArgument, InvalidHandle];
 const SET_FAULT_OUTPUTS: &[ErrorKind] = &[InvalidArgument, InvalidHandle];
 const RESET: &[ErrorKind] = &[Instantiate, Limit, Busy, InvalidHandle];
 /// `wasmcell_program_reload` and `wasmcell_program_prepare_reload`.
@@ -725,6 +727,11 @@ fn random_limits(rng: &mut Rng, bounded: bool) -> Limits {
     if !bounded && rng.chance(10) {
         limits.max_table_elements = rng.range(0, 50) as u32;
     }
+    // Deadline mode (no instruction count, the watchdog stops every call),
+    // not for modules compared with raw wasmer under a budget.
+    if !bounded && rng.chance(10) {
+        limits.deadline_ns = rng.pick(&[2_000_000, 10_000_000]);
+    }
     if rng.chance(5) {
         limits.max_functions = rng.range(1, 8) as u32;
     }
@@ -997,6 +1004,9 @@ fn body(it: &mut Iteration) {
     let a: Generated = gen::generate(&mut it.rng, class_a, limits.max_memory_bytes);
     let b: Generated = gen::generate(&mut it.rng, class_b, limits.max_memory_bytes);
     *CURRENT_MODULES.lock().unwrap() = Some((it.seed, a.bytes.clone(), b.bytes.clone()));
+    if limits.deadline_ns > 0 {
+        it.count("limits:deadline mode");
+    }
     for m in [&a, &b] {
         it.count(format!("module:{}", m.class.name()));
         if m.image {
@@ -1120,8 +1130,12 @@ fn body(it: &mut Iteration) {
         let fuel = it.rng.pick(&[0, 1, 1000, 50_000, 3_000_000]);
         let r = p.set_fuel(fuel);
         let kind = it.status("set_fuel", &r, SET_FUEL);
-        if (fuel == 0) != (kind == Some(InvalidArgument)) {
-            it.fail(format!("set_fuel({fuel}) returned {kind:?}"));
+        let refused = fuel == 0 || p.deadline_mode();
+        if refused != (kind == Some(InvalidArgument)) {
+            it.fail(format!(
+                "set_fuel({fuel}) returned {kind:?} (deadline mode: {})",
+                p.deadline_mode()
+            ));
         }
     }
     if it.rng.chance(20) {
@@ -1129,7 +1143,14 @@ fn body(it: &mut Iteration) {
         let time_ns = it.rng.pick(&[0, 20_000, 200_000, 2_000_000]);
         let sensitivity = it.rng.range(0, 3) as u32;
         let r = p.set_watchdog(time_ns, sensitivity);
-        it.status("set_watchdog", &r, SET_WATCHDOG);
+        let kind = it.status("set_watchdog", &r, SET_WATCHDOG);
+        let refused = time_ns == 0 && p.deadline_mode();
+        if refused != (kind == Some(InvalidArgument)) {
+            it.fail(format!(
+                "set_watchdog({time_ns}) returned {kind:?} (deadline mode: {})",
+                p.deadline_mode()
+            ));
+        }
         let mode = if it.rng.chance(50) {
             FaultOutputs::Hold
         } else {
