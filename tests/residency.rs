@@ -1,9 +1,7 @@
-//! Memory residency and first polls: with `Residency::Prefault` the control
-//! loop takes no page faults on the program's initial memory; the engine's
-//! one-time set-up happens when the first runtime is created, not in the
-//! first poll.
+//! Memory residency: with `Residency::Prefault` the control loop takes no
+//! page faults on the program's initial memory. (The first poll's own cost
+//! is `tests/first_poll.rs`, alone in its process.)
 
-use std::time::Instant;
 use wasmcell::{Residency, Runtime};
 
 /// Minor page faults of this thread so far.
@@ -65,35 +63,4 @@ fn lock_prefaults_and_survives_a_refused_mlock() {
     // program loads, runs and takes no faults in the loop.
     let faults = faults_in_first_poll(Residency::Lock);
     assert!(faults < 100, "locked: {faults} faults");
-}
-
-#[test]
-fn first_polls_are_cheap_once_a_runtime_exists() {
-    // The first runtime of the process warmed the engine up at creation.
-    let rt = Runtime::default();
-    let wat = br#"(module (func (export "poll")))"#;
-    let first = rt.load("first", wat).unwrap();
-    let started = Instant::now();
-    first.poll().unwrap();
-    let first_poll = started.elapsed();
-    let second = rt.load("second", wat).unwrap();
-    let started = Instant::now();
-    second.poll().unwrap();
-    let second_poll = started.elapsed();
-    let thread_poll = std::thread::spawn(move || {
-        let third = rt.load("third", wat).unwrap();
-        let started = Instant::now();
-        third.poll().unwrap();
-        started.elapsed()
-    })
-    .join()
-    .unwrap();
-    println!(
-        "first poll: first program {first_poll:?}, a new program {second_poll:?}, on a new thread {thread_poll:?}"
-    );
-    // Generous (a noisy 2-core machine): the one-time set-up was ~650 us.
-    assert!(
-        first_poll.as_micros() < 300,
-        "first poll took {first_poll:?}"
-    );
 }
