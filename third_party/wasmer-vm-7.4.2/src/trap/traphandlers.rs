@@ -1258,27 +1258,46 @@ pub fn lazy_per_thread_init() -> Result<(), Trap> {
             let guard_size = page_size;
             let alloc_size = guard_size + MIN_STACK_SIZE;
 
-            let ptr = libc::mmap(
-                null_mut(),
-                alloc_size,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANON,
-                -1,
-                0,
-            );
-            if ptr == libc::MAP_FAILED {
-                return Tls::OutOfMemory;
-            }
+            // wasmcell patch: a failed `mprotect` is retried with a fresh
+            // mapping a few times and then reported as out of memory (a
+            // trap the caller turns into an error), instead of panicking
+            // with no errno. wasmcell's AddressSanitizer suite saw it fail
+            // once in ~20 runs on a new polling thread.
+            let mut attempts = 0;
+            let (ptr, stack_ptr) = loop {
+                let ptr = libc::mmap(
+                    null_mut(),
+                    alloc_size,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANON,
+                    -1,
+                    0,
+                );
+                if ptr == libc::MAP_FAILED {
+                    return Tls::OutOfMemory;
+                }
 
-            // Prepare the stack with readable/writable memory and then register it
-            // with `sigaltstack`.
-            let stack_ptr = (ptr as usize + guard_size) as *mut libc::c_void;
-            let r = libc::mprotect(
-                stack_ptr,
-                MIN_STACK_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-            );
-            assert_eq!(r, 0, "mprotect to configure memory for sigaltstack failed");
+                // Prepare the stack with readable/writable memory and then register it
+                // with `sigaltstack`.
+                let stack_ptr = (ptr as usize + guard_size) as *mut libc::c_void;
+                let r = libc::mprotect(
+                    stack_ptr,
+                    MIN_STACK_SIZE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                );
+                if r == 0 {
+                    break (ptr, stack_ptr);
+                }
+                let error = std::io::Error::last_os_error();
+                libc::munmap(ptr, alloc_size);
+                attempts += 1;
+                if attempts == 3 {
+                    eprintln!(
+                        "wasmer-vm: mprotect to configure memory for sigaltstack failed 3 times: {error}"
+                    );
+                    return Tls::OutOfMemory;
+                }
+            };
             let new_stack = libc::stack_t {
                 ss_sp: stack_ptr,
                 ss_flags: 0,
