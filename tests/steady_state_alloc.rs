@@ -4,61 +4,15 @@
 //! is a latency spike waiting to happen (and a lock inside malloc).
 //!
 //! Counted by a global allocator that counts only on the thread (and only in
-//! the window) being measured.
+//! the window) being measured (`tests/alloc_count`).
 
+mod alloc_count;
 mod common;
 
+use alloc_count::{allocations_in, ENGINE_ALLOCATIONS};
 use common::fixture;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmcell::{HostCall, LogLevel, Program, Runtime, Val};
-
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    /// Per thread, so tests measuring at the same time do not count each
-    /// other's allocations.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-    }
-}
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations the engine itself may make in the 1000 measured polls: none
-/// with wasmer 7. wasmer 6.1 (the Windows engine) keeps guest-call stacks
-/// in a process-wide crossbeam `SegQueue`, which allocates a new 31-slot
-/// block every 31 pushes: one small allocation per 31 guest calls of the
-/// whole process, outside wasmcell's control (documented in README.md,
-/// "Windows / LabVIEW"). This thread makes about 32 of them alone and more
-/// while other tests poll; a per-poll allocation (1000) still fails.
-const ENGINE_ALLOCATIONS: u64 = if cfg!(windows) { 100 } else { 0 };
 
 /// Asserts that the measured polls allocated nothing beyond the engine's own.
 #[track_caller]
@@ -77,14 +31,12 @@ fn allocations_per_poll(program: &Program, mut between: impl FnMut()) -> u64 {
         between();
         program.poll().unwrap();
     }
-    ALLOCATIONS.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
-    for _ in 0..1000 {
-        between();
-        program.poll().unwrap();
-    }
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.with(Cell::get)
+    allocations_in(|| {
+        for _ in 0..1000 {
+            between();
+            program.poll().unwrap();
+        }
+    })
 }
 
 /// A runtime whose log sink counts lines without allocating.

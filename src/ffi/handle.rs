@@ -45,6 +45,13 @@
 //!   or log sink, which may hold its program's lock) never waits: its
 //!   removals are parked.
 //!
+//! The one cost this puts on polling threads: every 128 pins a thread helps
+//! the collector, and popping its queue defers the release of the queue's
+//! node into the thread's own bag; a full bag is one allocation (a crossbeam
+//! `Bag`), so a polling thread allocates at most about once per 64 removals
+//! made elsewhere (`tests/ffi_poll_path.rs`). With no loads and unloads, a
+//! poll allocates nothing.
+//!
 //! Runtime and prepared-reload entries are looked up under the table's
 //! (read) lock and cloned: they are not on the poll path, and their removal
 //! then needs no grace period (a discard never waits for a running poll).
