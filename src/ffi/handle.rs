@@ -749,13 +749,15 @@ pub(crate) fn with_program<R>(
 }
 
 /// Removes a program handle; later uses of it are stale. The table's
-/// reference is dropped after a grace period, on this thread.
+/// reference is parked until its grace period is over (an unload does not
+/// wait for other programs' polls) and dropped by a later table change.
 pub(crate) fn remove_program(handle: usize) -> Result<(), Error> {
     TABLE.remove_program(handle)
 }
 
 /// Removes a runtime handle and the handles of all its programs and
-/// prepared reloads. The entries are dropped after the table is unlocked: a
+/// prepared reloads. The entries are dropped after the table is unlocked and
+/// a grace period (waited for at most `GRACE_WAIT_LIMIT`, then parked): a
 /// dropped instance may run a host function's `free_fn`, which may call back
 /// into wasmcell.
 pub(crate) fn remove_runtime(handle: usize) -> Result<(), Error> {

@@ -69,7 +69,7 @@ pub(crate) fn with_program(
 
 /// Like [`with_program`], for entry points that may run long (reset, unload,
 /// reload, prepare, commit: they compile or wait): `f` runs on an owned
-/// reference, unpinned, so that it delays no unload of other programs.
+/// reference, unpinned, so that it delays no runtime free.
 pub(crate) fn with_program_owned(
     p: *mut wasmcell_program,
     f: impl FnOnce(&Arc<ProgramEntry>) -> Result<()>,

@@ -180,8 +180,10 @@ pub unsafe extern "C" fn wasmcell_runtime_set_default_memory_limit(
 /// it off, and `wasmcell_program_set_fuel` is refused (both
 /// `WASMCELL_ERR_INVALID_ARGUMENT`); `wasmcell_stats.last_fuel_used` is 0.
 /// A program keeps the mode it was loaded in (its reloads and resets too).
-/// What the watchdog cannot interrupt (a blocking host callback, one bulk
-/// memory operation) is described at `wasmcell_program_set_watchdog`.
+/// The watchdog cannot interrupt a host callback (the call stops when the
+/// callback returns) nor one bulk memory or table operation (bounded by the
+/// memory and table limits); an `init` or start function it stops makes
+/// the load, reset or reload fail with `WASMCELL_ERR_INSTANTIATE`.
 ///
 /// Returns: `WASMCELL_OK`, `WASMCELL_ERR_INVALID_HANDLE`. Any thread.
 ///
