@@ -248,7 +248,7 @@ test-c: lib $(C_TESTS) $(C_TESTS:$(BUILD)/test_%=$(BUILD)/asan_test_%) $(BUILD)/
 	  WASMCELL_TEST_UNDER_TOOL=valgrind $(VALGRIND) --suppressions=tests/c/valgrind.supp $(BUILD)/$$t tests/fixtures || failed="$$failed valgrind:$$t"; \
 	done; \
 	echo "== test_chaos under ThreadSanitizer"; \
-	WASMCELL_TEST_UNDER_TOOL=ThreadSanitizer TSAN_OPTIONS="suppressions=tests/c/tsan.supp halt_on_error=1 exitcode=66" \
+	WASMCELL_TEST_UNDER_TOOL=ThreadSanitizer TSAN_OPTIONS="suppressions=tests/c/tsan.supp report_signal_unsafe=0 halt_on_error=1 exitcode=66" \
 	  $(BUILD)/tsan_test_chaos tests/fixtures random || failed="$$failed tsan_test_chaos"; \
 	if [ -n "$$failed" ]; then echo "C suite FAILED:$$failed"; exit 1; fi; \
 	echo "C suite: every binary passed plain, under AddressSanitizer and under valgrind; the chaos client under ThreadSanitizer"
